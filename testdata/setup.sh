@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# setup.sh prepares a Debian machine (as root) for running and testing runner:
+# it installs Docker, the CNI plugins and busybox when they are missing, starts
+# dockerd when it is not answering, and imports the local test image. It is
+# idempotent: a second run changes nothing. No registry is ever contacted.
+set -euo pipefail
+
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+[ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need+=(containernetworking-plugins)
+[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ldd /bin/busybox >/dev/null 2>&1 && need+=(busybox-static)
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+sock=/var/run/docker.sock
+if ! docker version >/dev/null 2>&1; then
+  echo "setup: starting dockerd (log in /var/log/runner-dockerd.log)"
+  # Detached, with no handle on our stdout/stderr, so CI's pipe is never held.
+  setsid dockerd >/var/log/runner-dockerd.log 2>&1 </dev/null &
+  for _ in $(seq 1 120); do
+    [ -S "$sock" ] && docker version >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  docker version >/dev/null 2>&1 || { echo "setup: dockerd did not come up:"; tail -20 /var/log/runner-dockerd.log; exit 1; }
+fi
+
+# The test image: busybox-static in an otherwise empty root file system.
+image=runner.local/busybox:test
+if ! docker image inspect "$image" >/dev/null 2>&1; then
+  echo "setup: importing $image"
+  dir=$(mktemp -d)
+  trap 'rm -rf "$dir"' EXIT
+  mkdir -p "$dir/bin" "$dir/tmp" "$dir/etc" "$dir/var/www"
+  cp /bin/busybox "$dir/bin/busybox"
+  for app in $(/bin/busybox --list); do
+    [ "$app" = busybox ] || ln -sf busybox "$dir/bin/$app"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/etc/passwd"
+  echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>"$dir/etc/passwd"
+  echo 'root:x:0:' >"$dir/etc/group"
+  echo '<h1>runner test page</h1>' >"$dir/var/www/index.html"
+  tar -C "$dir" -c . | docker import \
+    --change 'ENV PATH=/bin' \
+    --change 'CMD ["sh"]' \
+    - "$image" >/dev/null
+fi
+echo "setup: ready (docker $(docker version --format '{{.Server.Version}}'), image $image)"
