@@ -1,0 +1,31 @@
+// Package source holds the manifest sources: File, which watches a manifest
+// directory (or a single manifest file), and later the HTTP source. A source
+// turns what it reads into full manifest.Snapshots, never deltas, and sends
+// one after it has synced for the first time and then one whenever the set
+// of desired pods or the list of problems changes.
+//
+// The file source is built to survive the ways people and tools really edit
+// a manifest directory:
+//
+//   - editors that write a swap file, rename the original away and write a
+//     new one (vim), or write a hidden temp file and rename it into place;
+//     events only start a short quiet period (debounce), and the directory
+//     is read when it ends, so such a dance is one change;
+//   - half-written files: a file that exists but is empty, cut off or
+//     invalid keeps the pods it last defined successfully; only removing
+//     the file (or renaming it to a name that is not read) removes them;
+//   - backups and junk beside the manifests (x.yaml.bak, x.yaml~, .swp,
+//     vim's 4913 probe): only *.yaml, *.yml and *.json that are not hidden
+//     are read, every other name is logged once as ignored;
+//   - directories that do not exist yet, are deleted and recreated, or are
+//     symlinks swapped atomically (Kubernetes' ..data scheme): the source
+//     watches the path and its parent, and re-arms the watch whenever the
+//     path starts to resolve to another directory;
+//   - lost events: a full rescan runs every Interval and after any watcher
+//     error; it re-reads only files whose inode, size, mtime or ctime
+//     changed, so it is cheap.
+//
+// Two files that define the same namespace/name cannot both win: the pod
+// that is already desired stays, the other definition is reported as a
+// problem until the first file stops defining the pod.
+package source
