@@ -1,8 +1,18 @@
 package manifest
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
+	"gopkg.in/yaml.v3"
 	v1 "k8s.io/api/core/v1"
 )
 
@@ -23,11 +33,208 @@ type Options struct {
 // read from file (a path or URL, used in problems and in the UID). It returns
 // either all the file's pods or, when anything is wrong, no pod and every
 // problem found. A file with no documents yields no pods and no problems.
+// Pure and safe for concurrent use.
 func Load(file string, data []byte, opts Options) ([]*v1.Pod, Problems) {
-	panic("TODO")
+	if len(data) > MaxFileSize {
+		return nil, Problems{{File: file, Message: fmt.Sprintf("file is %d bytes; manifests may be at most %d bytes (10 MiB)", len(data), MaxFileSize)}}
+	}
+	var (
+		pods     []*v1.Pod
+		problems Problems
+		names    = map[string]int{} // namespace/name → line
+	)
+	for _, doc := range splitDocuments(data) {
+		got, probs := loadDocument(file, doc, opts)
+		problems = append(problems, probs...)
+		for _, p := range got {
+			key := p.pod.Namespace + "/" + p.pod.Name
+			if prev, dup := names[key]; dup {
+				problems = append(problems, Problem{File: file, Line: p.line, Field: "metadata.name",
+					Message: fmt.Sprintf("pod %s is defined twice in this file (first at line %d)", key, prev)})
+				continue
+			}
+			names[key] = p.line
+			pods = append(pods, p.pod)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return pods, nil
 }
 
 // LoadFile reads path (at most MaxFileSize bytes) and Loads it.
 func LoadFile(path string, opts Options) ([]*v1.Pod, Problems) {
-	panic("TODO")
+	data, err := readCapped(path)
+	if err != nil {
+		return nil, Problems{{File: path, Message: err.Error()}}
+	}
+	return Load(path, data, opts)
+}
+
+func readCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", errors.Unwrap(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("file is larger than %d bytes (10 MiB), the most a manifest may be", MaxFileSize)
+	}
+	return data, nil
+}
+
+// loadedPod is a pod of a document with the line it starts at.
+type loadedPod struct {
+	pod  *v1.Pod
+	line int
+}
+
+// loadDocument decodes one document: a Pod, a PodList or a List of Pods.
+func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problems) {
+	// Pad with the lines before the document so yaml's line numbers are the
+	// file's.
+	padded := append(bytes.Repeat([]byte("\n"), doc.line-1), doc.data...)
+	var root yaml.Node
+	if err := yaml.Unmarshal(padded, &root); err != nil {
+		return nil, Problems{yamlProblem(file, doc.line, err)}
+	}
+	if len(root.Content) == 0 {
+		return nil, nil
+	}
+	top := root.Content[0]
+	if top.Kind != yaml.MappingNode {
+		return nil, Problems{{File: file, Line: top.Line, Message: fmt.Sprintf("a manifest document must be a mapping (a Pod, PodList or List), not %s", kindName(top))}}
+	}
+	apiVersion, kind, kindLine := typeOf(top)
+	dec := newDecoder(file)
+	var problems Problems
+	if apiVersion == "" {
+		problems = append(problems, Problem{File: file, Line: top.Line, Field: "apiVersion", Message: `Required value: must be "v1"`})
+	} else if apiVersion != "v1" {
+		problems = append(problems, Problem{File: file, Line: dec.lineOfKey(top, "apiVersion"), Field: "apiVersion", Message: fmt.Sprintf(`Unsupported value: %q: supported values: "v1"`, apiVersion)})
+	}
+
+	var raws []rawPod
+	switch kind {
+	case "Pod":
+		pod := &v1.Pod{}
+		dec.decode(top, reflect.ValueOf(pod).Elem(), "")
+		raws = append(raws, rawPod{pod: pod, line: top.Line, hashed: doc.data})
+	case "PodList", "List":
+		list := &v1.PodList{}
+		dec.decode(top, reflect.ValueOf(list).Elem(), "")
+		items := itemNodes(top)
+		for i := range list.Items {
+			prefix := "items[" + strconv.Itoa(i) + "]"
+			item := &list.Items[i]
+			if item.Kind != "" && item.Kind != "Pod" {
+				problems = append(problems, Problem{File: file, Line: dec.line(prefix, "kind"), Field: prefix + ".kind", Message: fmt.Sprintf(`Unsupported value: %q: a %s may hold only Pods`, item.Kind, kind)})
+			}
+			if item.APIVersion != "" && item.APIVersion != "v1" {
+				problems = append(problems, Problem{File: file, Line: dec.line(prefix, "apiVersion"), Field: prefix + ".apiVersion", Message: fmt.Sprintf(`Unsupported value: %q: supported values: "v1"`, item.APIVersion)})
+			}
+			hashed, _ := yaml.Marshal(items[i])
+			hashed = append(append(doc.data[:len(doc.data):len(doc.data)], "\n#item "+strconv.Itoa(i)+"\n"...), hashed...)
+			raws = append(raws, rawPod{pod: item, line: items[i].Line, prefix: prefix, hashed: hashed})
+		}
+	case "":
+		problems = append(problems, Problem{File: file, Line: top.Line, Field: "kind", Message: `Required value: must be "Pod", "PodList" or "List"`})
+		dec.decode(top, reflect.ValueOf(&v1.Pod{}).Elem(), "") // still report unknown fields
+	default:
+		problems = append(problems, Problem{File: file, Line: kindLine, Field: "kind", Message: fmt.Sprintf(`Unsupported value: %q: a static pod manifest holds "Pod", "PodList" or "List" (of Pods)`, kind)})
+	}
+	problems = append(problems, dec.problems...)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+
+	var out []loadedPod
+	for _, r := range raws {
+		pod := r.pod.DeepCopy()
+		pod.Kind, pod.APIVersion = "Pod", "v1"
+		pod.Status = v1.PodStatus{}
+		SetDefaults(pod)
+		Identify(pod, IdentityInput{Source: opts.Source, File: file, Content: r.hashed, NodeName: opts.NodeName, Now: opts.Now})
+		for _, fe := range Validate(pod) {
+			field := fe.Field
+			problems = append(problems, Problem{File: file, Line: dec.line(r.prefix, field), Field: joinPath(r.prefix, field), Message: fe.ErrorBody()})
+		}
+		out = append(out, loadedPod{pod: pod, line: r.line})
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return out, nil
+}
+
+type rawPod struct {
+	pod    *v1.Pod
+	line   int
+	prefix string // field path prefix in the document ("items[2]" in lists)
+	hashed []byte // the bytes the UID hashes
+}
+
+// typeOf reads apiVersion and kind of a top-level mapping.
+func typeOf(top *yaml.Node) (apiVersion, kind string, kindLine int) {
+	kindLine = top.Line
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		switch k.Value {
+		case "apiVersion":
+			apiVersion = v.Value
+		case "kind":
+			kind, kindLine = v.Value, v.Line
+		}
+	}
+	return apiVersion, kind, kindLine
+}
+
+func itemNodes(top *yaml.Node) []*yaml.Node {
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == "items" && top.Content[i+1].Kind == yaml.SequenceNode {
+			return top.Content[i+1].Content
+		}
+	}
+	return nil
+}
+
+func (d *decoder) lineOfKey(top *yaml.Node, key string) int {
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == key {
+			return top.Content[i].Line
+		}
+	}
+	return top.Line
+}
+
+// line finds the line of prefix.field, or of its closest recorded ancestor.
+func (d *decoder) line(prefix, field string) int {
+	path := joinPath(prefix, field)
+	for {
+		if l, ok := d.lines[path]; ok {
+			return l
+		}
+		cut := strings.LastIndexAny(path, ".[")
+		if cut <= 0 {
+			return d.lines[prefix]
+		}
+		path = path[:cut]
+	}
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlProblem turns a yaml.v3 syntax error into a Problem.
+func yamlProblem(file string, docLine int, err error) Problem {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Problem{File: file, Line: line, Message: "invalid YAML: " + m[2]}
+	}
+	return Problem{File: file, Line: docLine, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }

@@ -1,0 +1,224 @@
+// Command runner runs Kubernetes Pod manifests on one machine with Docker and
+// no apiserver: what the kubelet does in standalone mode. This file is the
+// CLI and the wiring; it is the only place that knows every package.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/runner-dev/runner/manifest"
+	"github.com/runner-dev/runner/manifest/source"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1 // a pod or a manifest is not good
+	exitUsage = 2 // a usage or configuration error
+)
+
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(args)
+	if err == nil {
+		return exitOK
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		if msg := ec.Error(); msg != "" {
+			fmt.Fprintln(stderr, "runner:", msg)
+		}
+		return ec.ExitCode()
+	}
+	fmt.Fprintln(stderr, "runner:", err)
+	return exitUsage
+}
+
+func defaultNodeName() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
+	}
+	return strings.ToLower(h)
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:    "runner",
+		Usage:   "run Kubernetes Pod manifests on this machine with Docker, no apiserver needed",
+		Version: version,
+		Description: `runner watches a directory of static-pod manifests (such as kubeadm's
+/etc/kubernetes/manifests) and keeps their pods running in Docker, as the kubelet's
+standalone mode does. Stopping runner leaves every pod running; a restarted runner
+adopts them without restarting any container.
+
+Manifests are *.yaml, *.yml or *.json files holding a Pod, a v1 PodList, or several
+YAML documents separated by ---. Other files (.bak, ~, .swp, dotfiles) are ignored.
+A file that stops parsing keeps its last good pods running; only deleting it stops them.
+
+Every flag can also be set with the RUNNER_* environment variable shown beside it.`,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		EnableBashCompletion: true,
+		HideVersion:          true,
+		Flags:                daemonFlags(),
+		Action:               daemon,
+		Commands: []*cli.Command{
+			validateCommand(),
+			{
+				Name:  "version",
+				Usage: "print runner's version",
+				Action: func(c *cli.Context) error {
+					fmt.Fprintf(c.App.Writer, "runner %s\n", version)
+					return nil
+				},
+			},
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run() reports errors
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return cli.Exit(fmt.Sprintf("%v (see runner --help)", err), exitUsage)
+		},
+	}
+}
+
+func daemonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "manifest-dir", Aliases: []string{"pod-manifest-path"}, EnvVars: []string{"RUNNER_MANIFEST_DIR"},
+			Value: "/etc/kubernetes/manifests", Usage: "directory (or single file) of static pod manifests to run"},
+		&cli.StringFlag{Name: "node-name", Aliases: []string{"hostname-override"}, EnvVars: []string{"RUNNER_NODE_NAME"},
+			Value: defaultNodeName(), Usage: "node name; pods are named <name>-<node-name>"},
+		&cli.StringFlag{Name: "root-dir", EnvVars: []string{"RUNNER_ROOT_DIR"}, Value: "/var/lib/runner",
+			Usage: "where runner keeps what Docker cannot hold (IP allocations, checkpoints, pod files)"},
+		&cli.DurationFlag{Name: "file-check-frequency", EnvVars: []string{"RUNNER_FILE_CHECK_FREQUENCY"}, Value: 20 * time.Second,
+			Usage: "full rescan of the manifest directory, a safety net behind file-system events"},
+		&cli.StringFlag{Name: "log-format", EnvVars: []string{"RUNNER_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
+		&cli.StringFlag{Name: "log-level", EnvVars: []string{"RUNNER_LOG_LEVEL"}, Value: "info", Usage: "log level: debug, info, warn or error"},
+	}
+}
+
+// newLogger builds the logger from --log-format and --log-level.
+func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return nil, fmt.Errorf("--log-level %q: must be debug, info, warn or error", c.String("log-level"))
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.String("log-format") {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: must be text or json", c.String("log-format"))
+}
+
+func manifestOptions(c *cli.Context) manifest.Options {
+	return manifest.Options{NodeName: c.String("node-name"), Source: manifest.SourceFile}
+}
+
+// daemon runs runner until SIGTERM or SIGINT.
+func daemon(c *cli.Context) error {
+	if c.Args().Present() {
+		return cli.Exit(fmt.Sprintf("unexpected argument %q (see runner --help)", c.Args().First()), exitUsage)
+	}
+	log, err := newLogger(c, c.App.ErrWriter)
+	if err != nil {
+		return cli.Exit(err, exitUsage)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	src := source.NewFile(source.FileConfig{
+		Path:     c.String("manifest-dir"),
+		Interval: c.Duration("file-check-frequency"),
+		Options:  manifestOptions(c),
+		Logger:   log,
+	})
+	snaps := make(chan manifest.Snapshot)
+	errc := make(chan error, 1)
+	go func() { errc <- src.Run(ctx, snaps) }()
+	for {
+		select {
+		case s := <-snaps:
+			log.Info("desired pods", "count", len(s.Pods), "problems", len(s.Problems))
+		case err := <-errc:
+			return err
+		}
+	}
+}
+
+func validateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "validate",
+		Usage:     "check manifest files or directories as runner would read them",
+		ArgsUsage: "PATH...",
+		Description: `Prints one "file:line: field: message" line per problem, then a summary.
+Exits 0 when every manifest is valid, 1 otherwise. Directories are read as the
+daemon reads --manifest-dir: only *.yaml, *.yml and *.json files.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"},
+			&cli.StringFlag{Name: "node-name", Aliases: []string{"hostname-override"}, EnvVars: []string{"RUNNER_NODE_NAME"},
+				Value: defaultNodeName(), Usage: "node name used to name the pods"},
+		},
+		Action: func(c *cli.Context) error {
+			if !c.Args().Present() {
+				return cli.Exit("validate needs at least one PATH (see runner validate --help)", exitUsage)
+			}
+			reports := manifest.Check(c.Args().Slice(), manifestOptions(c))
+			bad := 0
+			files := 0
+			for _, r := range reports {
+				if r.Ignored == "" {
+					files++
+				}
+				if len(r.Problems) > 0 {
+					bad++
+				}
+			}
+			switch c.String("output") {
+			case "json":
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(struct {
+					Files   []manifest.FileReport `json:"files"`
+					Valid   int                   `json:"valid"`
+					Invalid int                   `json:"invalid"`
+				}{reports, files - bad, bad}); err != nil {
+					return cli.Exit(err, exitUsage)
+				}
+			case "text":
+				for _, r := range reports {
+					for _, p := range r.Problems {
+						fmt.Fprintln(c.App.Writer, p.String())
+					}
+				}
+				fmt.Fprintf(c.App.Writer, "%d file(s) checked: %d valid, %d invalid\n", files, files-bad, bad)
+			default:
+				return cli.Exit(fmt.Sprintf("--output %q: must be text or json", c.String("output")), exitUsage)
+			}
+			if bad > 0 {
+				return cli.Exit("", exitFail)
+			}
+			return nil
+		},
+	}
+}

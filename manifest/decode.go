@@ -1,0 +1,411 @@
+package manifest
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+// decoder decodes a yaml.Node tree into a Go value strictly, the way the
+// apiserver decodes JSON: fields by their json names, case-sensitively; an
+// unknown or misspelt field, a duplicate key or a value of the wrong type is
+// a problem with the line and the field path. It collects every problem and
+// records the line of every field path it visits, so later validation
+// errors can be placed too. One decoder serves one document; not safe for
+// concurrent use.
+type decoder struct {
+	file     string
+	prefix   string // field path prefix of the value being decoded, e.g. "items[2]"
+	lines    map[string]int
+	problems Problems
+}
+
+func newDecoder(file string) *decoder {
+	return &decoder{file: file, lines: map[string]int{}}
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+func (d *decoder) addf(line int, path, format string, args ...any) {
+	d.problems = append(d.problems, Problem{File: d.file, Line: line, Field: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// decode fills v (addressable) from n; path is v's field path.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if _, seen := d.lines[path]; !seen {
+		d.lines[path] = n.Line
+	}
+	if isNull(n) {
+		// JSON null leaves the field at its zero value, as the apiserver does.
+		v.Set(reflect.Zero(v.Type()))
+		return
+	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, v.Elem(), path)
+		return
+	}
+	if v.Addr().Type().Implements(unmarshalerType) {
+		d.decodeJSON(n, v, path)
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Map:
+		d.decodeMap(n, v, path)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			d.decodeBytes(n, v, path)
+			return
+		}
+		d.decodeSlice(n, v, path)
+	case reflect.String:
+		if s, ok := d.scalar(n, path, "a string"); ok {
+			if n.Tag != "!!str" && n.Tag != "!!timestamp" && n.Tag != "!" {
+				d.addf(n.Line, path, "must be a string, not %s %s: quote it (\"%s\")", tagName(n.Tag), n.Value, n.Value)
+				return
+			}
+			v.SetString(s)
+		}
+	case reflect.Bool:
+		if s, ok := d.scalar(n, path, "a boolean"); ok {
+			if n.Tag != "!!bool" {
+				d.addf(n.Line, path, "must be a boolean (true or false), not %s %q", tagName(n.Tag), s)
+				return
+			}
+			v.SetBool(s == "true" || s == "True" || s == "TRUE")
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if _, ok := d.scalar(n, path, "an integer"); ok {
+			var i int64
+			if n.Tag != "!!int" || n.Decode(&i) != nil {
+				d.addf(n.Line, path, "must be an integer, not %s %q", tagName(n.Tag), n.Value)
+				return
+			}
+			if v.OverflowInt(i) {
+				d.addf(n.Line, path, "%s is out of range: must fit in %d bits (%d to %d)", n.Value, v.Type().Bits(), -1<<(v.Type().Bits()-1), 1<<(v.Type().Bits()-1)-1)
+				return
+			}
+			v.SetInt(i)
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if _, ok := d.scalar(n, path, "a non-negative integer"); ok {
+			var u uint64
+			if n.Tag != "!!int" || n.Decode(&u) != nil || v.OverflowUint(u) {
+				d.addf(n.Line, path, "must be a non-negative integer that fits in %d bits, not %q", v.Type().Bits(), n.Value)
+				return
+			}
+			v.SetUint(u)
+		}
+	case reflect.Float32, reflect.Float64:
+		if _, ok := d.scalar(n, path, "a number"); ok {
+			var f float64
+			if (n.Tag != "!!int" && n.Tag != "!!float") || n.Decode(&f) != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+				d.addf(n.Line, path, "must be a number, not %q", n.Value)
+				return
+			}
+			v.SetFloat(f)
+		}
+	case reflect.Interface:
+		d.decodeJSON(n, v, path)
+	default:
+		d.addf(n.Line, path, "cannot decode into %s", v.Type())
+	}
+}
+
+// scalar checks that n is a scalar; what names the expected kind.
+func (d *decoder) scalar(n *yaml.Node, path, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.addf(n.Line, path, "must be %s, not %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.addf(n.Line, path, "must be an object (a mapping of fields), not %s", kindName(n))
+		return
+	}
+	fields := fieldsOf(v.Type())
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		name := k.Value
+		fpath := joinPath(path, name)
+		if k.Kind != yaml.ScalarNode {
+			d.addf(k.Line, path, "field names must be strings, not %s", kindName(k))
+			continue
+		}
+		if prev, dup := seen[name]; dup {
+			d.addf(k.Line, fpath, "duplicate field (first at line %d)", prev)
+			continue
+		}
+		seen[name] = k.Line
+		idx, ok := fields.byName[name]
+		if !ok {
+			d.addf(k.Line, fpath, "unknown field %q%s", name, fields.suggest(name))
+			continue
+		}
+		d.lines[fpath] = k.Line
+		d.decode(val, v.FieldByIndex(idx), fpath)
+	}
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.addf(n.Line, path, "must be a mapping, not %s", kindName(n))
+		return
+	}
+	t := v.Type()
+	if t.Key().Kind() != reflect.String {
+		d.addf(n.Line, path, "cannot decode a map keyed by %s", t.Key())
+		return
+	}
+	if v.IsNil() {
+		v.Set(reflect.MakeMapWithSize(t, len(n.Content)/2))
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.addf(k.Line, path, "keys must be strings, not %s", kindName(k))
+			continue
+		}
+		kpath := path + "[" + k.Value + "]"
+		if prev, dup := seen[k.Value]; dup {
+			d.addf(k.Line, kpath, "duplicate key (first at line %d)", prev)
+			continue
+		}
+		seen[k.Value] = k.Line
+		d.lines[kpath] = k.Line
+		elem := reflect.New(t.Elem()).Elem()
+		d.decode(val, elem, kpath)
+		v.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), elem)
+	}
+}
+
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.addf(n.Line, path, "must be a list, not %s", kindName(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		d.decode(item, s.Index(i), path+"["+strconv.Itoa(i)+"]")
+	}
+	v.Set(s)
+}
+
+func (d *decoder) decodeBytes(n *yaml.Node, v reflect.Value, path string) {
+	s, ok := d.scalar(n, path, "a base64 string")
+	if !ok {
+		return
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		d.addf(n.Line, path, "must be base64-encoded: %v", err)
+		return
+	}
+	v.SetBytes(b)
+}
+
+// decodeJSON hands n, as JSON, to a type with its own UnmarshalJSON
+// (resource.Quantity, intstr.IntOrString, metav1.Time), so those keep the
+// apiserver's exact rules.
+func (d *decoder) decodeJSON(n *yaml.Node, v reflect.Value, path string) {
+	data, err := json.Marshal(jsonValue(n))
+	if err == nil {
+		err = json.Unmarshal(data, v.Addr().Interface())
+	}
+	if err != nil {
+		msg := err.Error()
+		msg = strings.TrimPrefix(msg, "json: ")
+		d.addf(n.Line, path, "invalid value %s: %s", strings.TrimSpace(string(data)), msg)
+	}
+}
+
+// jsonValue converts a node to the value encoding/json would have produced
+// from the equivalent JSON document.
+func jsonValue(n *yaml.Node) any {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			m[n.Content[i].Value] = jsonValue(n.Content[i+1])
+		}
+		return m
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			s[i] = jsonValue(c)
+		}
+		return s
+	case yaml.DocumentNode:
+		if len(n.Content) > 0 {
+			return jsonValue(n.Content[0])
+		}
+		return nil
+	}
+	switch n.Tag {
+	case "!!null":
+		return nil
+	case "!!bool":
+		var b bool
+		_ = n.Decode(&b)
+		return b
+	case "!!int", "!!float":
+		var f float64
+		if n.Decode(&f) == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			if _, err := strconv.ParseFloat(n.Value, 64); err == nil {
+				return json.Number(n.Value) // keep the literal: "0.1" stays 0.1
+			}
+			return f
+		}
+	}
+	return n.Value
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return tagName(n.Tag) + " " + strconv.Quote(n.Value)
+	}
+	return "something else"
+}
+
+func tagName(tag string) string {
+	switch tag {
+	case "!!str":
+		return "the string"
+	case "!!int":
+		return "the integer"
+	case "!!float":
+		return "the number"
+	case "!!bool":
+		return "the boolean"
+	case "!!null":
+		return "null"
+	}
+	return "the value"
+}
+
+func joinPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// structFields maps the json names of a struct's fields (inlined embedded
+// structs included) to their index paths.
+type structFields struct {
+	byName map[string][]int
+	names  []string
+}
+
+var fieldCache = map[reflect.Type]*structFields{}
+
+// fieldsOf is called only from decoding, which happens on one goroutine per
+// decoder; the cache is guarded by fieldMu.
+func fieldsOf(t reflect.Type) *structFields {
+	fieldMu.Lock()
+	defer fieldMu.Unlock()
+	if f, ok := fieldCache[t]; ok {
+		return f
+	}
+	f := &structFields{byName: map[string][]int{}}
+	collectFields(t, nil, f)
+	sort.Strings(f.names)
+	fieldCache[t] = f
+	return f
+}
+
+func collectFields(t reflect.Type, index []int, f *structFields) {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		idx := append(append([]int(nil), index...), i)
+		if sf.Anonymous && (name == "" || strings.Contains(opts, "inline")) && sf.Type.Kind() == reflect.Struct {
+			collectFields(sf.Type, idx, f)
+			continue
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		f.byName[name] = idx
+		f.names = append(f.names, name)
+	}
+}
+
+// suggest names the known field closest to a misspelt one, if any is close.
+func (f *structFields) suggest(name string) string {
+	best, bestDist := "", 4
+	for _, cand := range f.names {
+		if strings.EqualFold(cand, name) {
+			return fmt.Sprintf(": did you mean %q? (field names are case-sensitive)", cand)
+		}
+		if d := editDistance(strings.ToLower(cand), strings.ToLower(name)); d < bestDist {
+			best, bestDist = cand, d
+		}
+	}
+	if best != "" && bestDist <= len(name)/3+1 {
+		return fmt.Sprintf(": did you mean %q?", best)
+	}
+	return fmt.Sprintf(": allowed here: %s", strings.Join(f.names, ", "))
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+var fieldMu sync.Mutex

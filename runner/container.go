@@ -1,0 +1,124 @@
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// containerHashes hashes every container of a pod spec, by name. A running
+// container whose hash label differs is replaced (only possible when a
+// manifest pins metadata.uid: any other edit makes a new pod).
+func containerHashes(pod *v1.Pod) map[string]string {
+	h := make(map[string]string, len(pod.Spec.InitContainers)+len(pod.Spec.Containers))
+	for _, list := range [][]v1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range list {
+			data, _ := json.Marshal(&list[i])
+			sum := sha256.Sum256(data)
+			h[list[i].Name] = hex.EncodeToString(sum[:8])
+		}
+	}
+	return h
+}
+
+// findSpec finds a container of the pod spec by name.
+func findSpec(pod *v1.Pod, name string) (*v1.Container, bool) {
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name == name {
+			return &pod.Spec.InitContainers[i], true
+		}
+	}
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name {
+			return &pod.Spec.Containers[i], false
+		}
+	}
+	return nil, false
+}
+
+// startContainer makes a container's image present, creates the container
+// in the pod's sandbox and starts it. On failure it returns the waiting
+// reason kubectl would show, and removes a container it created. Called by a
+// worker.
+func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.Pod, a action, sandboxID, hash string) (id string, w waitingReason, err error) {
+	c, _ := findSpec(pod, a.container)
+	if c == nil {
+		return "", w, fmt.Errorf("container %s is not in the pod spec", a.container)
+	}
+	img, reason, err := r.ensureImage(ctx, log, c)
+	if err != nil {
+		return "", waitingReason{reason: reason, message: err.Error()}, err
+	}
+	_ = img
+	spec, err := r.containerSpec(pod, c, a, sandboxID, hash)
+	if err == nil {
+		err = r.prepareMounts(pod, c, a.attempt)
+	}
+	if err != nil {
+		return "", waitingReason{reason: reasonCreateError, message: err.Error()}, err
+	}
+	cctx, cancel := r.call(ctx)
+	id, err = r.cfg.Runtime.CreateContainer(cctx, spec)
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("create container %s of pod %s: %w", c.Name, podKey(pod), err)
+		return "", waitingReason{reason: reasonCreateError, message: err.Error()}, err
+	}
+	log.Info("Created", "reason", "Created", "container", c.Name, "container_id", shortID(id), "attempt", a.attempt)
+	cctx, cancel = r.call(ctx)
+	err = r.cfg.Runtime.StartContainer(cctx, id)
+	cancel()
+	if err != nil {
+		// Keep the failed container: its state (exit code 127/128, the
+		// engine's error) is the status and drives the backoff.
+		err = fmt.Errorf("start container %s of pod %s: %w", c.Name, podKey(pod), err)
+		return id, waitingReason{reason: reasonRunError, message: err.Error()}, err
+	}
+	log.Info("Started", "reason", "Started", "container", c.Name, "container_id", shortID(id))
+	return id, waitingReason{}, nil
+}
+
+// containerDir is where a container instance's files live.
+func (r *Runner) containerDir(pod *v1.Pod, name string, attempt int) string {
+	return filepath.Join(r.podDir(pod.UID), "containers", name, strconv.Itoa(attempt))
+}
+
+// prepareMounts creates what the container's mounts need on the host:
+// emptyDir directories, hostPath DirectoryOrCreate/FileOrCreate, the
+// termination-log file.
+func (r *Runner) prepareMounts(pod *v1.Pod, c *v1.Container, attempt int) error {
+	dir := r.containerDir(pod, c.Name, attempt)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create container directory: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "termination-log"), nil, 0o666); err != nil {
+		return fmt.Errorf("create termination-log: %w", err)
+	}
+	for _, vm := range c.VolumeMounts {
+		vol := findVolume(pod, vm.Name)
+		if vol == nil {
+			continue
+		}
+		if err := r.prepareVolume(pod, vol); err != nil {
+			return fmt.Errorf("volume %s: %w", vol.Name, err)
+		}
+	}
+	return nil
+}
+
+func findVolume(pod *v1.Pod, name string) *v1.Volume {
+	for i := range pod.Spec.Volumes {
+		if pod.Spec.Volumes[i].Name == name {
+			return &pod.Spec.Volumes[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package runner
+
+import (
+	"archive/tar"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/runner-dev/runner/runner/pause"
+	"github.com/runner-dev/runner/runner/runtime"
+)
+
+// DefaultPauseImage is runner's own sandbox image, imported from the runner
+// executable when absent.
+const DefaultPauseImage = "runner.local/pause:1.0"
+
+// Waiting reasons, as kubectl shows them.
+const (
+	reasonContainerCreating = "ContainerCreating"
+	reasonPodInitializing   = "PodInitializing"
+	reasonCrashLoopBackOff  = "CrashLoopBackOff"
+	reasonErrImagePull      = "ErrImagePull"
+	reasonImagePullBackOff  = "ImagePullBackOff"
+	reasonErrImageNeverPull = "ErrImageNeverPull"
+	reasonCreateError       = "CreateContainerError"
+	reasonRunError          = "RunContainerError"
+	reasonCompleted         = "Completed"
+	reasonError             = "Error"
+	reasonOOMKilled         = "OOMKilled"
+)
+
+// ensurePauseImage makes sure the sandbox image is present, importing
+// runner's own when it is the default. Called by workers; serialised.
+func (r *Runner) ensurePauseImage(ctx context.Context, log *slog.Logger) error {
+	r.pauseMu.Lock()
+	defer r.pauseMu.Unlock()
+	if r.pauseReady {
+		return nil
+	}
+	cctx, cancel := r.call(ctx)
+	_, err := r.cfg.Runtime.InspectImage(cctx, r.cfg.PauseImage)
+	cancel()
+	switch {
+	case err == nil:
+	case errors.Is(err, runtime.ErrNotFound) && r.cfg.PauseImage == DefaultPauseImage:
+		if err := r.importPause(ctx); err != nil {
+			return err
+		}
+		log.Info("imported the pause image", "image", r.cfg.PauseImage)
+	case errors.Is(err, runtime.ErrNotFound):
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		err = r.cfg.Runtime.PullImage(cctx, r.cfg.PauseImage)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("pull pod infra image %s: %w", r.cfg.PauseImage, err)
+		}
+	default:
+		return fmt.Errorf("inspect pod infra image %s: %w", r.cfg.PauseImage, err)
+	}
+	r.pauseReady = true
+	return nil
+}
+
+// importPause builds the pause image from this executable, which must be
+// statically linked (CGO_ENABLED=0), and imports it.
+func (r *Runner) importPause(ctx context.Context) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("build pause image: find own executable: %w", err)
+	}
+	if f, err := elf.Open(exe); err == nil {
+		dynamic := false
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				dynamic = true
+			}
+		}
+		f.Close()
+		if dynamic {
+			return fmt.Errorf("build pause image: %s is dynamically linked; build runner with CGO_ENABLED=0 or pass --pod-infra-container-image", exe)
+		}
+	}
+	src, err := os.Open(exe)
+	if err != nil {
+		return fmt.Errorf("build pause image: %w", err)
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return fmt.Errorf("build pause image: %w", err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := tw.WriteHeader(&tar.Header{Name: pause.Path[1:], Mode: 0o755, Size: st.Size(), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg})
+		if err == nil {
+			_, err = io.Copy(tw, src)
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	err = r.cfg.Runtime.ImportImage(cctx, r.cfg.PauseImage, pr, []string{`ENTRYPOINT ["` + pause.Path + `"]`, `STOPSIGNAL SIGTERM`})
+	pr.CloseWithError(err)
+	if err != nil {
+		return fmt.Errorf("import pause image %s: %w", r.cfg.PauseImage, err)
+	}
+	return nil
+}
+
+// ensureImage makes a container's image present per its imagePullPolicy and
+// returns it; on failure it gives the waiting reason kubectl would show.
+func (r *Runner) ensureImage(ctx context.Context, log *slog.Logger, c *v1.Container) (runtime.Image, string, error) {
+	inspect := func() (runtime.Image, error) {
+		cctx, cancel := r.call(ctx)
+		defer cancel()
+		return r.cfg.Runtime.InspectImage(cctx, c.Image)
+	}
+	img, err := inspect()
+	present := err == nil
+	if err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return img, reasonErrImagePull, fmt.Errorf("inspect image %s: %w", c.Image, err)
+	}
+	switch {
+	case c.ImagePullPolicy == v1.PullNever && !present:
+		return img, reasonErrImageNeverPull, fmt.Errorf("container image %q is not present with pull policy of Never", c.Image)
+	case c.ImagePullPolicy == v1.PullNever, c.ImagePullPolicy == v1.PullIfNotPresent && present:
+		return img, "", nil
+	}
+	log.Info("Pulling", "reason", "Pulling", "container", c.Name, "image", c.Image)
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	err = r.cfg.Runtime.PullImage(cctx, c.Image)
+	cancel()
+	if err != nil {
+		if present {
+			// Offline with pull policy Always: run what we have rather than
+			// nothing, and say so.
+			log.Warn("pull failed; using the image present locally", "container", c.Name, "image", c.Image, "error", err)
+			return img, "", nil
+		}
+		return img, reasonErrImagePull, fmt.Errorf("pull image %s: %w", c.Image, err)
+	}
+	log.Info("Pulled", "reason", "Pulled", "container", c.Name, "image", c.Image, "duration", time.Since(start).Round(time.Millisecond).String())
+	img, err = inspect()
+	if err != nil {
+		return img, reasonErrImagePull, fmt.Errorf("inspect image %s after pull: %w", c.Image, err)
+	}
+	return img, "", nil
+}

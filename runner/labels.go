@@ -1,0 +1,79 @@
+package runner
+
+import (
+	"strconv"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/runner-dev/runner/runner/runtime"
+)
+
+// Labels every container runner makes carries: dockershim's scheme, so
+// `docker ps` reads as users of the kubelet know it, plus the instance label
+// that says which runner owns the container.
+const (
+	LabelPodName       = "io.kubernetes.pod.name"
+	LabelPodNamespace  = "io.kubernetes.pod.namespace"
+	LabelPodUID        = "io.kubernetes.pod.uid"
+	LabelContainerName = "io.kubernetes.container.name"
+	LabelDockerType    = "io.kubernetes.docker.type"
+	LabelSandboxID     = "io.kubernetes.sandbox.id"
+	LabelContainerHash = "annotation.io.kubernetes.container.hash"
+	LabelRestartCount  = "annotation.io.kubernetes.container.restartCount"
+	LabelGracePeriod   = "annotation.io.kubernetes.pod.terminationGracePeriod"
+	LabelAttempt       = "io.runner.attempt"
+	LabelInit          = "io.runner.init-container"
+	LabelInstance      = "io.runner.instance"
+
+	TypeSandbox   = "podsandbox"
+	TypeContainer = "container"
+
+	// SandboxContainerName is the container name of sandboxes, as dockershim had it.
+	SandboxContainerName = "POD"
+)
+
+// sandboxName is k8s_POD_<pod>_<ns>_<uid>_<attempt>.
+func sandboxName(pod *v1.Pod, attempt int) string {
+	return containerName(SandboxContainerName, pod, attempt)
+}
+
+// containerName is k8s_<container>_<pod>_<ns>_<uid>_<attempt>.
+func containerName(name string, pod *v1.Pod, attempt int) string {
+	return strings.Join([]string{"k8s", name, pod.Name, pod.Namespace, string(pod.UID), strconv.Itoa(attempt)}, "_")
+}
+
+// podLabels are the labels shared by a pod's sandbox and containers.
+func (r *Runner) podLabels(pod *v1.Pod) map[string]string {
+	return map[string]string{
+		LabelPodName:      pod.Name,
+		LabelPodNamespace: pod.Namespace,
+		LabelPodUID:       string(pod.UID),
+		LabelInstance:     r.cfg.InstanceID,
+		LabelGracePeriod:  strconv.FormatInt(gracePeriod(pod), 10),
+	}
+}
+
+// gracePeriod is the pod's terminationGracePeriodSeconds.
+func gracePeriod(pod *v1.Pod) int64 {
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		return *g
+	}
+	return 30
+}
+
+// podUIDOf reads a container's pod UID label.
+func podUIDOf(c *runtime.Container) types.UID {
+	return types.UID(c.Labels[LabelPodUID])
+}
+
+func isSandbox(c *runtime.Container) bool {
+	return c.Labels[LabelDockerType] == TypeSandbox
+}
+
+// attemptOf reads a container's attempt (restart count) label.
+func attemptOf(c *runtime.Container) int {
+	n, _ := strconv.Atoi(c.Labels[LabelAttempt])
+	return n
+}

@@ -1,0 +1,111 @@
+package runner
+
+import (
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/runner-dev/runner/runner/runtime"
+)
+
+// observedState is the loop's view of the engine: every container of this
+// runner instance, indexed by pod. Owned by the loop goroutine.
+type observedState struct {
+	byID  map[string]*runtime.Container
+	byPod map[types.UID]map[string]*runtime.Container
+	// byName: namespace/name → UIDs that have containers, to hold a new pod
+	// back until its predecessor is gone.
+	byName map[string]map[types.UID]bool
+}
+
+func newObservedState() *observedState {
+	return &observedState{
+		byID:   map[string]*runtime.Container{},
+		byPod:  map[types.UID]map[string]*runtime.Container{},
+		byName: map[string]map[types.UID]bool{},
+	}
+}
+
+func nameKeyOf(c *runtime.Container) string {
+	return c.Labels[LabelPodNamespace] + "/" + c.Labels[LabelPodName]
+}
+
+// put records c unless what is known of it is newer (a container only moves
+// forward: created → running → exited). It returns whether anything changed.
+func (o *observedState) put(c runtime.Container) bool {
+	uid := podUIDOf(&c)
+	if uid == "" {
+		return false
+	}
+	if c.State == runtime.StateCreated && (c.Error != "" || c.ExitCode != 0) {
+		// The engine could not start it: it is as good as exited.
+		c.State = runtime.StateExited
+		if c.ExitCode == 0 {
+			c.ExitCode = 128
+		}
+		if c.FinishedAt.IsZero() {
+			c.FinishedAt = c.CreatedAt
+		}
+	}
+	if old, ok := o.byID[c.ID]; ok {
+		if c.State < old.State || (c.State == old.State && sameContainer(old, &c)) {
+			return false
+		}
+	}
+	cc := c
+	o.byID[c.ID] = &cc
+	if o.byPod[uid] == nil {
+		o.byPod[uid] = map[string]*runtime.Container{}
+	}
+	o.byPod[uid][c.ID] = &cc
+	key := nameKeyOf(&cc)
+	if o.byName[key] == nil {
+		o.byName[key] = map[types.UID]bool{}
+	}
+	o.byName[key][uid] = true
+	return true
+}
+
+func sameContainer(a, b *runtime.Container) bool {
+	return a.State == b.State && a.ExitCode == b.ExitCode && a.Pid == b.Pid &&
+		a.StartedAt.Equal(b.StartedAt) && a.FinishedAt.Equal(b.FinishedAt)
+}
+
+// remove forgets a container; it returns its pod UID ("" if unknown).
+func (o *observedState) remove(id string) types.UID {
+	c, ok := o.byID[id]
+	if !ok {
+		return ""
+	}
+	delete(o.byID, id)
+	uid := podUIDOf(c)
+	delete(o.byPod[uid], id)
+	if len(o.byPod[uid]) == 0 {
+		delete(o.byPod, uid)
+		key := nameKeyOf(c)
+		delete(o.byName[key], uid)
+		if len(o.byName[key]) == 0 {
+			delete(o.byName, key)
+		}
+	}
+	return uid
+}
+
+// pod lists the containers of a pod.
+func (o *observedState) pod(uid types.UID) []*runtime.Container {
+	m := o.byPod[uid]
+	out := make([]*runtime.Container, 0, len(m))
+	for _, c := range m {
+		out = append(out, c)
+	}
+	return out
+}
+
+// othersNamed reports whether pods other than uid with the same
+// namespace/name still have containers.
+func (o *observedState) othersNamed(key string, uid types.UID) bool {
+	for u := range o.byName[key] {
+		if u != uid {
+			return true
+		}
+	}
+	return false
+}

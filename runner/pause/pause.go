@@ -1,0 +1,45 @@
+// Package pause is the program of runner's own pod sandbox image: it holds
+// the pod's namespaces open, reaps the zombies of a shared PID namespace and
+// exits 0 on SIGTERM or SIGINT. The runner binary is the pause binary: main
+// calls Main when it was started as /pause, and the image is the runner
+// executable alone (built statically), so no registry is ever needed.
+package pause
+
+import (
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+)
+
+// Path is where the program lives in the image.
+const Path = "/pause"
+
+// Invoked reports whether this process was started as the pause program.
+func Invoked() bool {
+	return filepath.Base(os.Args[0]) == filepath.Base(Path)
+}
+
+// Main runs the pause program; it never returns.
+func Main() {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+	for s := range sigs {
+		if s == syscall.SIGCHLD {
+			reap()
+			continue
+		}
+		os.Exit(0)
+	}
+}
+
+// reap collects every exited child.
+func reap() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}

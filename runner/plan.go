@@ -1,0 +1,290 @@
+package runner
+
+import (
+	"sort"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/runner-dev/runner/runner/restart"
+	"github.com/runner-dev/runner/runner/runtime"
+)
+
+// actionKind is one step a worker carries out for a pod.
+type actionKind int
+
+const (
+	actKillPod         actionKind = iota // stop and remove every container and sandbox of the pod
+	actStopContainer                     // stop (grace, then kill) one container
+	actRemoveContainer                   // remove one dead container
+	actStopSandbox                       // stop the sandbox of a finished pod
+	actCreateSandbox                     // create and start a sandbox (attempt)
+	actStartContainer                    // pull if needed, create and start a container (attempt)
+)
+
+func (k actionKind) String() string {
+	return [...]string{"KillPod", "StopContainer", "RemoveContainer", "StopSandbox", "CreateSandbox", "StartContainer"}[k]
+}
+
+// action is one step of a plan.
+type action struct {
+	kind      actionKind
+	container string // container name, for StartContainer
+	init      bool   // StartContainer: an init container
+	attempt   int    // CreateSandbox, StartContainer
+	id        string // StopContainer, RemoveContainer, StopSandbox
+	reason    string // why, for the log
+}
+
+// podView is everything plan needs to know about one pod. The loop builds it
+// from its state; plan reads it and never changes it.
+type podView struct {
+	uid     types.UID
+	desired *v1.Pod // nil: not desired, tear down
+	// hashes of the desired containers by name (init and app).
+	hashes map[string]string
+	// observed containers of the pod; sandboxes and containers mixed.
+	observed []*runtime.Container
+	// blocked: an older pod of the same namespace/name is still being torn
+	// down; this one waits (an update is a new pod, old one fully stopped first).
+	blocked bool
+	// notBefore: per container name, the earliest time it may be (re)started
+	// (crash-loop or image-pull backoff).
+	notBefore map[string]time.Time
+}
+
+// plan decides the next steps for one pod. It is pure: no I/O, no clock but
+// now. It returns the actions to carry out in order (nil: nothing to do) and,
+// when the pod waits on a backoff, the time to look again.
+//
+// Called by the loop goroutine only.
+func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
+	if v.desired == nil {
+		if len(v.observed) > 0 {
+			return []action{{kind: actKillPod, reason: "pod is no longer desired"}}, time.Time{}
+		}
+		return nil, time.Time{}
+	}
+	if v.blocked {
+		return nil, time.Time{}
+	}
+	pod := v.desired
+	sandboxes, byName := splitObserved(v.observed)
+	var sb *runtime.Container
+	if n := len(sandboxes); n > 0 {
+		sb = sandboxes[n-1]
+	}
+
+	// Old sandboxes and containers that are not the latest of their name are
+	// garbage: remove them (the latest dead one stays for lastState and logs).
+	for _, old := range sandboxesToRemove(sandboxes) {
+		acts = append(acts, action{kind: actRemoveContainer, id: old.ID, reason: "old sandbox"})
+	}
+	for name, list := range byName {
+		for _, c := range list[:len(list)-1] {
+			if c.State == runtime.StateRunning {
+				acts = append(acts, action{kind: actStopContainer, id: c.ID, container: name, reason: "superseded"})
+			}
+			acts = append(acts, action{kind: actRemoveContainer, id: c.ID, container: name, reason: "superseded"})
+		}
+		if _, ok := v.hashes[name]; !ok { // no longer in the spec (pinned UID edited)
+			last := list[len(list)-1]
+			acts = append(acts, action{kind: actStopContainer, id: last.ID, container: name, reason: "not in the pod spec"},
+				action{kind: actRemoveContainer, id: last.ID, container: name, reason: "not in the pod spec"})
+		}
+	}
+
+	if podFinished(pod, byName) {
+		if sb != nil && sb.State == runtime.StateRunning {
+			acts = append(acts, action{kind: actStopSandbox, id: sb.ID, reason: "all containers have terminated"})
+		}
+		return acts, time.Time{}
+	}
+
+	if sb == nil || sb.State != runtime.StateRunning {
+		attempt := 0
+		if sb != nil {
+			attempt = attemptOf(sb) + 1
+			// Containers of a dead sandbox cannot live on: stop them, the new
+			// sandbox gets new ones.
+			for name, list := range byName {
+				if last := list[len(list)-1]; last.State == runtime.StateRunning {
+					acts = append(acts, action{kind: actStopContainer, id: last.ID, container: name, reason: "sandbox is gone"})
+				}
+			}
+			if sb.State == runtime.StateCreated || sb.State == runtime.StateUnknown {
+				acts = append(acts, action{kind: actRemoveContainer, id: sb.ID, reason: "sandbox never started"})
+			}
+		}
+		acts = append(acts, action{kind: actCreateSandbox, attempt: attempt, reason: "no running sandbox"})
+		// Start the first containers right away with the new sandbox.
+		starts, _ := planContainers(v, pod, nil, byName, now)
+		return append(acts, starts...), time.Time{}
+	}
+	starts, wake := planContainers(v, pod, sb, byName, now)
+	return append(acts, starts...), wake
+}
+
+// planContainers plans the init containers (in order, each to success) and
+// then the app containers of a pod whose sandbox sb is running (nil: being
+// created in the same plan).
+func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[string][]*runtime.Container, now time.Time) (acts []action, wake time.Time) {
+	latest := func(name string) *runtime.Container {
+		if list := byName[name]; len(list) > 0 {
+			c := list[len(list)-1]
+			// A container of an older sandbox does not count in a new one.
+			if sb == nil || c.Labels[LabelSandboxID] != sb.ID {
+				return nil
+			}
+			return c
+		}
+		return nil
+	}
+	nextAttempt := func(name string) int {
+		if list := byName[name]; len(list) > 0 {
+			return attemptOf(list[len(list)-1]) + 1
+		}
+		return 0
+	}
+	start := func(name string, init bool) {
+		if t, ok := v.notBefore[name]; ok && now.Before(t) {
+			if wake.IsZero() || t.Before(wake) {
+				wake = t
+			}
+			return
+		}
+		acts = append(acts, action{kind: actStartContainer, container: name, init: init, attempt: nextAttempt(name)})
+	}
+	// check handles a container whose latest instance is c: it returns
+	// whether the container is "done" for the purpose of init ordering.
+	check := func(name string, c *runtime.Container, init bool) (done bool) {
+		switch {
+		case c == nil:
+			start(name, init)
+			return false
+		case c.State == runtime.StateCreated || c.State == runtime.StateUnknown:
+			// Created but never started (runner died in between): replace it.
+			acts = append(acts, action{kind: actRemoveContainer, id: c.ID, container: name, reason: "created but never started"})
+			start(name, init)
+			return false
+		case c.State == runtime.StateRunning:
+			if c.Labels[LabelContainerHash] != v.hashes[name] {
+				acts = append(acts, action{kind: actStopContainer, id: c.ID, container: name, reason: "container spec changed"})
+				return false
+			}
+			return false
+		default: // exited
+			policy := pod.Spec.RestartPolicy
+			if init {
+				if c.ExitCode == 0 {
+					return true
+				}
+				if policy == v1.RestartPolicyNever {
+					return false // the pod has failed
+				}
+				start(name, init)
+				return false
+			}
+			if restart.Wanted(policy, c.ExitCode) {
+				start(name, init)
+			}
+			return true
+		}
+	}
+
+	for i := range pod.Spec.InitContainers {
+		ic := &pod.Spec.InitContainers[i]
+		c := latest(ic.Name)
+		if isSidecar(ic) {
+			if c != nil && c.State == runtime.StateRunning && c.Labels[LabelContainerHash] == v.hashes[ic.Name] {
+				continue // a running sidecar lets the next init container start
+			}
+			if c != nil && c.State == runtime.StateExited {
+				start(ic.Name, true)
+				return acts, wake
+			}
+			check(ic.Name, c, true)
+			return acts, wake
+		}
+		if !check(ic.Name, c, true) {
+			return acts, wake
+		}
+	}
+	for i := range pod.Spec.Containers {
+		name := pod.Spec.Containers[i].Name
+		check(name, latest(name), false)
+	}
+	return acts, wake
+}
+
+func isSidecar(c *v1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways
+}
+
+// podFinished reports whether a pod has run to its end: restartPolicy Never
+// or OnFailure, every app container terminated and none to be restarted, or
+// an init container failed under restartPolicy Never.
+func podFinished(pod *v1.Pod, byName map[string][]*runtime.Container) bool {
+	if pod.Spec.RestartPolicy == v1.RestartPolicyAlways {
+		return false
+	}
+	if pod.Spec.RestartPolicy == v1.RestartPolicyNever {
+		for i := range pod.Spec.InitContainers {
+			ic := &pod.Spec.InitContainers[i]
+			if list := byName[ic.Name]; len(list) > 0 && !isSidecar(ic) {
+				if c := list[len(list)-1]; c.State == runtime.StateExited && c.ExitCode != 0 {
+					return true
+				}
+			}
+		}
+	}
+	for i := range pod.Spec.Containers {
+		list := byName[pod.Spec.Containers[i].Name]
+		if len(list) == 0 {
+			return false
+		}
+		c := list[len(list)-1]
+		if c.State != runtime.StateExited || restart.Wanted(pod.Spec.RestartPolicy, c.ExitCode) {
+			return false
+		}
+	}
+	return true
+}
+
+// splitObserved sorts a pod's containers into sandboxes (by attempt) and
+// containers by name (by attempt).
+func splitObserved(observed []*runtime.Container) (sandboxes []*runtime.Container, byName map[string][]*runtime.Container) {
+	byName = map[string][]*runtime.Container{}
+	for _, c := range observed {
+		if isSandbox(c) {
+			sandboxes = append(sandboxes, c)
+			continue
+		}
+		name := c.Labels[LabelContainerName]
+		byName[name] = append(byName[name], c)
+	}
+	byAttempt := func(s []*runtime.Container) {
+		sort.Slice(s, func(i, j int) bool {
+			ai, aj := attemptOf(s[i]), attemptOf(s[j])
+			if ai != aj {
+				return ai < aj
+			}
+			return s[i].CreatedAt.Before(s[j].CreatedAt)
+		})
+	}
+	byAttempt(sandboxes)
+	for _, list := range byName {
+		byAttempt(list)
+	}
+	return sandboxes, byName
+}
+
+// sandboxesToRemove are the sandboxes before the latest, which are dead
+// (a running old one is stopped and removed by the same action).
+func sandboxesToRemove(sandboxes []*runtime.Container) []*runtime.Container {
+	if len(sandboxes) <= 1 {
+		return nil
+	}
+	return sandboxes[:len(sandboxes)-1]
+}

@@ -1,0 +1,163 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/runner-dev/runner/manifest"
+	"github.com/runner-dev/runner/runner/restart"
+	"github.com/runner-dev/runner/runner/runtime"
+)
+
+// Config configures a Runner. Zero values take the documented defaults.
+type Config struct {
+	Runtime runtime.Runtime
+	Logger  *slog.Logger
+	// RootDir holds what the engine cannot: pod files (termination logs,
+	// emptyDir volumes), later IP allocations and checkpoints.
+	RootDir string
+	// InstanceID is written on every container; a runner manages only the
+	// containers that carry its own. Default: derived from RootDir.
+	InstanceID string
+	// PauseImage is the sandbox image; empty: runner's own, imported when
+	// absent (see EnsurePauseImage).
+	PauseImage string
+	// SyncFrequency is the period of the full relist (default 1m).
+	SyncFrequency time.Duration
+	// MaxParallel bounds how many pods have a worker at once (default 16).
+	MaxParallel int
+	// Backoff is the crash-loop backoff (default restart.DefaultPolicy).
+	Backoff restart.Policy
+	// LogMaxSize and LogMaxFiles rotate containers' json-file logs.
+	LogMaxSize  string
+	LogMaxFiles int
+	// CallTimeout bounds each engine call the runner makes (default 30s).
+	CallTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Runner keeps the desired pods running. Create it with New, drive it with
+// Run; read pod statuses from Statuses at any time.
+type Runner struct {
+	cfg    Config
+	log    *slog.Logger
+	status *StatusStore
+	// pauseOnce guards the import of the pause image.
+	pauseMu    sync.Mutex
+	pauseReady bool
+}
+
+// DefaultInstanceID derives an instance id from the root dir, so two runners
+// with different root dirs on one engine never touch each other's pods.
+func DefaultInstanceID(rootDir string) string {
+	abs, err := filepath.Abs(rootDir)
+	if err != nil {
+		abs = rootDir
+	}
+	return string(manifest.StaticUID("instance", abs, nil))[:12]
+}
+
+// New returns a Runner; it does no I/O.
+func New(cfg Config) (*Runner, error) {
+	if cfg.Runtime == nil {
+		return nil, errors.New("runner: Config.Runtime is required")
+	}
+	if cfg.RootDir == "" {
+		return nil, errors.New("runner: Config.RootDir is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = DefaultInstanceID(cfg.RootDir)
+	}
+	if cfg.PauseImage == "" {
+		cfg.PauseImage = DefaultPauseImage
+	}
+	if cfg.SyncFrequency <= 0 {
+		cfg.SyncFrequency = time.Minute
+	}
+	if cfg.MaxParallel <= 0 {
+		cfg.MaxParallel = 16
+	}
+	if cfg.Backoff == (restart.Policy{}) {
+		cfg.Backoff = restart.DefaultPolicy
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore()}, nil
+}
+
+// Statuses is the status store runonce and the API read.
+func (r *Runner) Statuses() *StatusStore { return r.status }
+
+// call returns a context for one engine call.
+func (r *Runner) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.cfg.CallTimeout)
+}
+
+// Run is the reconcile loop. It reads desired snapshots from snaps (the
+// first one must arrive before anything is torn down), watches the engine,
+// and keeps pods converged until ctx ends; it then waits for its workers and
+// returns, leaving every pod running. It returns an error only when it cannot
+// start (the engine does not answer).
+func (r *Runner) Run(ctx context.Context, snaps <-chan manifest.Snapshot) error {
+	l := &loop{
+		r:        r,
+		desired:  map[types.UID]*v1.Pod{},
+		observed: newObservedState(),
+		pods:     map[types.UID]*podState{},
+		dirty:    map[types.UID]bool{},
+		results:  make(chan workResult),
+		updates:  make(chan observedUpdate, 64),
+	}
+	return l.run(ctx, snaps)
+}
+
+// podState is what the loop remembers about one pod beyond the observed
+// containers: backoff and the last errors of its containers.
+type podState struct {
+	busy bool      // a worker is carrying out a plan
+	wake time.Time // look again then (backoff)
+	// backoff per container name, and when its replacement may start.
+	backoff     map[string]restart.Backoff
+	pullBackoff map[string]restart.Backoff
+	notBefore   map[string]time.Time
+	// seenExit: the container ID whose exit the backoff already counted.
+	seenExit map[string]string
+	// waiting: per container name, why it is not running (ErrImagePull, ...).
+	waiting map[string]waitingReason
+	// sandboxErr is the last sandbox failure.
+	sandboxErr string
+}
+
+type waitingReason struct {
+	reason, message string
+}
+
+func newPodState() *podState {
+	return &podState{
+		backoff:     map[string]restart.Backoff{},
+		pullBackoff: map[string]restart.Backoff{},
+		notBefore:   map[string]time.Time{},
+		seenExit:    map[string]string{},
+		waiting:     map[string]waitingReason{},
+	}
+}
+
+func podKey(pod *v1.Pod) string { return pod.Namespace + "/" + pod.Name }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

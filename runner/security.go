@@ -1,0 +1,131 @@
+package runner
+
+import (
+	"fmt"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/runner-dev/runner/runner/runtime"
+)
+
+// applySecurity maps the pod's and the container's securityContext onto the
+// engine's options; the container's settings win over the pod's.
+func applySecurity(s *runtime.ContainerSpec, pod *v1.Pod, c *v1.Container) {
+	var uid, gid *int64
+	if psc := pod.Spec.SecurityContext; psc != nil {
+		uid, gid = psc.RunAsUser, psc.RunAsGroup
+		for _, g := range psc.SupplementalGroups {
+			s.GroupAdd = append(s.GroupAdd, fmt.Sprint(g))
+		}
+		if psc.FSGroup != nil {
+			s.GroupAdd = append(s.GroupAdd, fmt.Sprint(*psc.FSGroup))
+		}
+		applySeccomp(s, psc.SeccompProfile)
+	}
+	if sc := c.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			uid = sc.RunAsUser
+		}
+		if sc.RunAsGroup != nil {
+			gid = sc.RunAsGroup
+		}
+		if sc.Privileged != nil && *sc.Privileged {
+			s.Privileged = true
+		}
+		if sc.ReadOnlyRootFilesystem != nil {
+			s.ReadOnly = *sc.ReadOnlyRootFilesystem
+		}
+		if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+			s.NoNewPrivs = true
+		}
+		if caps := sc.Capabilities; caps != nil {
+			for _, cp := range caps.Add {
+				s.CapAdd = append(s.CapAdd, strings.TrimPrefix(string(cp), "CAP_"))
+			}
+			for _, cp := range caps.Drop {
+				s.CapDrop = append(s.CapDrop, strings.TrimPrefix(string(cp), "CAP_"))
+			}
+		}
+		applySeccomp(s, sc.SeccompProfile)
+	}
+	switch {
+	case uid != nil && gid != nil:
+		s.User = fmt.Sprintf("%d:%d", *uid, *gid)
+	case uid != nil:
+		s.User = fmt.Sprint(*uid)
+	}
+}
+
+func applySeccomp(s *runtime.ContainerSpec, p *v1.SeccompProfile) {
+	if p != nil && p.Type == v1.SeccompProfileTypeUnconfined {
+		s.SecurityOpt = append(s.SecurityOpt, "seccomp=unconfined")
+	}
+}
+
+// qosClass is the pod's QoS class, as the kubelet computes it.
+func qosClass(pod *v1.Pod) v1.PodQOSClass {
+	requests, limits := v1.ResourceList{}, v1.ResourceList{}
+	guaranteed := true
+	for _, c := range append(append([]v1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		for _, name := range []v1.ResourceName{v1.ResourceCPU, v1.ResourceMemory} {
+			req, hasReq := c.Resources.Requests[name]
+			lim, hasLim := c.Resources.Limits[name]
+			if hasReq && !req.IsZero() {
+				requests[name] = req
+			}
+			if hasLim && !lim.IsZero() {
+				limits[name] = lim
+			}
+			if !hasLim || (hasReq && req.Cmp(lim) != 0) {
+				guaranteed = false
+			}
+		}
+	}
+	switch {
+	case len(requests) == 0 && len(limits) == 0:
+		return v1.PodQOSBestEffort
+	case guaranteed:
+		return v1.PodQOSGuaranteed
+	}
+	return v1.PodQOSBurstable
+}
+
+// containerResources maps requests and limits to cgroup settings, and the
+// OOM score adjustment the kubelet gives each QoS class.
+func containerResources(pod *v1.Pod, c *v1.Container) runtime.Resources {
+	var r runtime.Resources
+	cpuReq := c.Resources.Requests[v1.ResourceCPU]
+	if !cpuReq.IsZero() {
+		r.CPUShares = max(cpuReq.MilliValue()*1024/1000, 2)
+	}
+	if cpuLim := c.Resources.Limits[v1.ResourceCPU]; !cpuLim.IsZero() {
+		r.CPUPeriod = 100000
+		r.CPUQuota = max(cpuLim.MilliValue()*100, 1000)
+	}
+	if memLim := c.Resources.Limits[v1.ResourceMemory]; !memLim.IsZero() {
+		r.MemoryLimit = memLim.Value()
+	}
+	switch {
+	case pod.Spec.Priority != nil && *pod.Spec.Priority >= 2000000000:
+		r.OOMScoreAdj = -997
+	case qosClass(pod) == v1.PodQOSGuaranteed:
+		r.OOMScoreAdj = -997
+	case qosClass(pod) == v1.PodQOSBestEffort:
+		r.OOMScoreAdj = 1000
+	default:
+		memReq := c.Resources.Requests[v1.ResourceMemory]
+		r.OOMScoreAdj = burstableOOMScore(memReq)
+	}
+	return r
+}
+
+func burstableOOMScore(memReq resource.Quantity) int {
+	capacity := memoryCapacity()
+	if capacity <= 0 {
+		return 999
+	}
+	adj := 1000 - int(1000*memReq.Value()/capacity)
+	return min(max(adj, 2), 999)
+}

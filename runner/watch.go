@@ -1,0 +1,135 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/runner-dev/runner/runner/runtime"
+)
+
+// instanceMatch selects the containers of this runner instance.
+func (r *Runner) instanceMatch() map[string]string {
+	return map[string]string{LabelInstance: r.cfg.InstanceID}
+}
+
+// listAll lists and inspects every container of this instance: the full
+// observed state. Called at start by the loop and by the watcher's relist.
+func (r *Runner) listAll(ctx context.Context) (observedUpdate, error) {
+	cctx, cancel := r.call(ctx)
+	list, err := r.cfg.Runtime.ListContainers(cctx, r.instanceMatch())
+	cancel()
+	if err != nil {
+		return observedUpdate{}, errorf("list containers of instance %s: %w", r.cfg.InstanceID, err)
+	}
+	u := observedUpdate{full: true, containers: make([]runtime.Container, 0, len(list))}
+	for _, c := range list {
+		full, err := r.inspect(ctx, c.ID)
+		if errors.Is(err, runtime.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return observedUpdate{}, err
+		}
+		u.containers = append(u.containers, full)
+	}
+	return u, nil
+}
+
+func (r *Runner) inspect(ctx context.Context, id string) (runtime.Container, error) {
+	cctx, cancel := r.call(ctx)
+	defer cancel()
+	c, err := r.cfg.Runtime.InspectContainer(cctx, id)
+	if err != nil {
+		return c, errorf("inspect container %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// watch follows the engine's events for this instance and relists every
+// SyncFrequency, sending what it learns to updates until ctx ends. When the
+// event stream breaks (dockerd restarted) it reconnects and relists, since
+// events may have been missed. Runs on its own goroutine, owned by Run.
+func (r *Runner) watch(ctx context.Context, updates chan<- observedUpdate) {
+	send := func(u observedUpdate) bool {
+		select {
+		case updates <- u:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	relist := time.NewTicker(r.cfg.SyncFrequency)
+	defer relist.Stop()
+	retry := 250 * time.Millisecond
+	for ctx.Err() == nil {
+		streamCtx, cancel := context.WithCancel(ctx)
+		events, errc := r.cfg.Runtime.Events(streamCtx, r.instanceMatch())
+		resync := func() bool {
+			u, err := r.listAll(ctx)
+			if err != nil {
+				r.log.Warn("relist failed", "error", err)
+				return true
+			}
+			return send(u)
+		}
+		if !resync() {
+			cancel()
+			return
+		}
+	stream:
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break stream
+				}
+				retry = 250 * time.Millisecond
+				u, ok := r.eventUpdate(ctx, ev)
+				if ok && !send(u) {
+					break stream
+				}
+			case err := <-errc:
+				if ctx.Err() == nil {
+					r.log.Warn("engine event stream ended; reconnecting", "error", err)
+				}
+				break stream
+			case <-relist.C:
+				if !resync() {
+					break stream
+				}
+			case <-ctx.Done():
+				break stream
+			}
+		}
+		cancel()
+		// Drain so the runtime's stream goroutine can exit.
+		for range events {
+		}
+		select {
+		case <-time.After(retry):
+		case <-ctx.Done():
+		}
+		retry = min(retry*2, 5*time.Second)
+	}
+}
+
+// eventUpdate turns an event into an observed update: the container as it
+// is now, or its removal.
+func (r *Runner) eventUpdate(ctx context.Context, ev runtime.Event) (observedUpdate, bool) {
+	switch ev.Action {
+	case runtime.EventDestroy:
+		return observedUpdate{removed: []string{ev.ContainerID}}, true
+	case runtime.EventStart, runtime.EventDie, runtime.EventCreate:
+		c, err := r.inspect(ctx, ev.ContainerID)
+		if errors.Is(err, runtime.ErrNotFound) {
+			return observedUpdate{removed: []string{ev.ContainerID}}, true
+		}
+		if err != nil {
+			r.log.Warn("inspect after event failed", "container_id", ev.ContainerID, "event", ev.Action, "error", err)
+			return observedUpdate{}, false
+		}
+		return observedUpdate{containers: []runtime.Container{c}}, true
+	}
+	return observedUpdate{}, false
+}
