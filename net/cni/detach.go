@@ -1,0 +1,71 @@
+package cni
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/containernetworking/cni/libcni"
+)
+
+// Detach runs CNI DEL for one sandbox: the network list, then loopback. The
+// per-pod worker calls it before it removes the sandbox, also when the pause
+// process is gone. It is idempotent and safe to retry: with nothing left to
+// delete it succeeds. When req.NetNS no longer exists (or is not the
+// namespace Attach saw) DEL runs with an empty namespace so the plugins still
+// remove their host-side state; for the generated network Detach then also
+// removes the pod's iptables rules the bridge plugin leaves behind.
+// req.PortMappings default to those of the cached ADD.
+func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
+	ifName, err := validate(req.ID, req.IfName)
+	if err != nil {
+		return fmt.Errorf("detach sandbox: %w", err)
+	}
+	netns := p.usableNetNS(req.ID, ifName, req.NetNS)
+	rt := p.runtimeConf(req.ID, netns, ifName, req.IP, req.PortMappings, req.PodNamespace, req.PodName, req.PodUID)
+	if len(req.PortMappings) == 0 {
+		if _, cachedRT, err := p.cni.GetNetworkListCachedConfig(p.list, rt); err == nil && cachedRT != nil {
+			if pm, ok := cachedRT.CapabilityArgs["portMappings"]; ok {
+				rt.CapabilityArgs["portMappings"] = pm
+			}
+		}
+	}
+	loRT := &libcni.RuntimeConf{ContainerID: req.ID, NetNS: netns, IfName: "lo"}
+	if err := p.del(ctx, req.ID, rt, loRT, req.IP); err != nil {
+		return fmt.Errorf("detach sandbox %s from network %s: %w", req.ID, p.list.Name, err)
+	}
+	if err := p.forgetNetNS(req.ID, ifName); err != nil {
+		return fmt.Errorf("detach sandbox %s: %w", req.ID, err)
+	}
+	return nil
+}
+
+// del runs DEL of the list and of loopback, and for the generated network
+// removes the rules the plugins may have left for ip. It tries every step and
+// joins their errors.
+func (p *Plugin) del(ctx context.Context, id string, rt, loRT *libcni.RuntimeConf, ip netip.Addr) error {
+	var errs []error
+	if p.userConfig == "" && ip.IsValid() && rt.NetNS != "" {
+		// The bridge plugin's DEL, finding the interface still in the
+		// namespace, deletes the pod's masquerade chain and fails (with
+		// iptables-nft) when an earlier DEL without namespace already
+		// removed it. An empty chain makes that DEL succeed; scrubRules
+		// removes it again below.
+		if err := ensureChain(ctx, "nat", masqChain(networkName, id)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := p.cni.DelNetworkList(ctx, p.list, rt); err != nil {
+		errs = append(errs, err)
+	}
+	if err := p.cni.DelNetwork(ctx, p.loopback, loRT); err != nil {
+		errs = append(errs, fmt.Errorf("loopback: %w", err))
+	}
+	if p.userConfig == "" && ip.IsValid() {
+		if err := scrubRules(ctx, networkName, id, ip); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,37 @@
+// Package cni attaches pod sandboxes to the pod network and detaches them,
+// through libcni and the standard CNI plugins.
+//
+// A Plugin uses one network configuration for its lifetime. When the
+// configuration directory (default /etc/cni/net.d) holds a *.conflist, *.conf
+// or *.json file, the first in lexical order is used, with its own IPAM (the
+// address chosen by runner's allocator is then ignored). Otherwise runner
+// generates a list in memory:
+//
+//	bridge    bridge runner0, isGateway, ipMasq, hairpinMode; ipam "static"
+//	          with the allocator's address passed per call as the "ips"
+//	          capability; default route via the gateway
+//	firewall  iptables backend: accepts forwarded traffic from and back to
+//	          the pod, which Docker's FORWARD policy DROP would drop otherwise
+//	portmap   capability portMappings, snat, so hostPorts also answer on
+//	          127.0.0.1
+//
+// The loopback plugin is run on its own before the list, for both.
+//
+// The reconcile loop calls Attach after it started a sandbox's pause container
+// (on /proc/<pid>/ns/net) and Detach before it removes the sandbox, also when
+// the pause process is gone. Detach is idempotent and never fails for want of
+// something to delete. libcni's cache (under the runner's root directory)
+// keeps each ADD's result and runtime arguments so that DEL has them.
+//
+// DEL without a network namespace: the bridge plugin of
+// containernetworking-plugins v1.1 returns early when the namespace is gone
+// and leaves the pod's ipMasq chain in the nat table behind. For the
+// generated network Detach therefore removes that chain and the firewall
+// plugin's rules of the pod's address itself; this is why DetachRequest
+// carries the IP.
+//
+// A Detach is never run against the host's network namespace: a netns path
+// that resolves to runner's own namespace (a /proc/<pid> path whose pid was
+// reused), or to another namespace than the one Attach saw, is treated as
+// gone.
+package cni
