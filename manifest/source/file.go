@@ -137,9 +137,11 @@ func (f *File) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 		sent    manifest.Snapshot        // what the receiver has, once synced
 		synced  bool
 	)
-	rescan := func() {
+	rescan := func(why string) {
 		w.ensure()
 		snap := s.scan(forced, forceAll)
+		log.Debug("scanned", "why", why, "forced", len(forced), "all", forceAll,
+			"pods", len(snap.Pods), "problems", len(snap.Problems))
 		clear(forced)
 		forceAll = false
 		if synced && sameSnapshot(snap, sent) {
@@ -149,7 +151,7 @@ func (f *File) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 		pending, sendTo = snap, out
 	}
 
-	rescan()
+	rescan("start")
 	for {
 		select {
 		case <-ctx.Done():
@@ -185,12 +187,12 @@ func (f *File) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 			}
 			log.Warn("watch failed; rescanning", "err", err)
 			forceAll = true
-			rescan()
+			rescan("watch error")
 		case <-quiet.C:
 			quietOn = false
-			rescan()
+			rescan("events")
 		case <-ticker.C:
-			rescan()
+			rescan("interval")
 		}
 	}
 }

@@ -250,6 +250,26 @@ func TestFileDirectoryCreatedDeletedRecreated(t *testing.T) {
 	h.awaitPods("b", "c")
 }
 
+func TestFileParentCreatedLater(t *testing.T) {
+	t.Parallel()
+	parent := filepath.Join(t.TempDir(), "etc", "runner")
+	dir := filepath.Join(parent, "manifests")
+	h := start(t, FileConfig{Path: dir, Interval: 10 * time.Millisecond})
+	h.awaitPods()
+	h.awaitCond("five rescans", func() bool { return h.logs.count("why=interval") >= 5 })
+	if n := h.logs.count("cannot watch"); n != 1 {
+		t.Fatalf("the missing parent was logged %d times, want once:\n%s", n, h.logs)
+	}
+	if n := h.logs.count("manifest path does not exist"); n != 1 {
+		t.Fatalf("the missing path was logged %d times, want once:\n%s", n, h.logs)
+	}
+
+	must(t, os.MkdirAll(dir, 0o755))
+	write(t, filepath.Join(dir, "a.yaml"), "name: a\n")
+	h.awaitPods("a")
+	h.awaitCond("watch recovery logged", func() bool { return h.logs.count("watching manifests again") == 1 })
+}
+
 func TestFileSymlinkedDirectorySwappedAtomically(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
@@ -389,6 +409,8 @@ func TestFileRescanFindsChangesEventsMissed(t *testing.T) {
 		uid = pod(s, "a").Pod.UID
 	}
 	// Rescans of an unchanged file do not read it again.
+	scans := h.logs.count("why=interval")
+	h.awaitCond("five more rescans", func() bool { return h.logs.count("why=interval") >= scans+5 })
 	if n := h.loader.count(b); n != 1 {
 		t.Fatalf("b.yaml read %d times, want once", n)
 	}
@@ -454,5 +476,30 @@ func TestFileRunStopsWhenCancelled(t *testing.T) {
 func TestFileRunNeedsPath(t *testing.T) {
 	if err := NewFile(FileConfig{}).Run(context.Background(), nil); err == nil {
 		t.Fatal("Run with no path returned nil")
+	}
+}
+
+func TestFileDanglingSymlinkKeepsPods(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	target := filepath.Join(t.TempDir(), "a.yaml")
+	write(t, target, "name: a\n")
+	a := filepath.Join(dir, "a.yaml")
+	must(t, os.Symlink(target, a))
+	h := start(t, FileConfig{Path: dir})
+	h.awaitPods("a")
+
+	// The name is still there: a problem, not a removal.
+	must(t, os.Remove(target))
+	write(t, filepath.Join(dir, "b.yaml"), "") // an event, so the source looks
+	s := h.await("dangling problem", func(s manifest.Snapshot) bool { return hasProblem(s, a, "cannot read") })
+	if pod(s, "a") == nil {
+		t.Fatalf("a dangling symlink dropped its pod: %s", describe(&s))
+	}
+
+	must(t, os.Remove(a))
+	s = h.awaitPods()
+	if len(s.Problems) != 0 {
+		t.Fatalf("problems after removal: %v", s.Problems)
 	}
 }
