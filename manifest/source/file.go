@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/runner-dev/runner/manifest"
@@ -59,6 +60,9 @@ type FileConfig struct {
 // Create it with NewFile and start it with Run.
 type File struct {
 	cfg FileConfig
+	// newWatcher makes the fsnotify watcher; tests replace it to reach the
+	// watcher's channels.
+	newWatcher func() (*fsnotify.Watcher, error)
 }
 
 // NewFile returns a File source for cfg, with the defaults filled in. It
@@ -92,7 +96,7 @@ func NewFile(cfg FileConfig) *File {
 			cfg.Path = filepath.Clean(cfg.Path)
 		}
 	}
-	return &File{cfg: cfg}
+	return &File{cfg: cfg, newWatcher: fsnotify.NewWatcher}
 }
 
 // Run watches the configured path and sends a Snapshot (Source "file") on
@@ -115,7 +119,7 @@ func (f *File) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 		return errors.New("run file source: no path configured")
 	}
 	log := f.cfg.Logger.With("source", manifest.SourceFile, "path", f.cfg.Path)
-	w := newWatch(f.cfg.Path, log)
+	w := newWatch(f.cfg.Path, log, f.newWatcher)
 	defer w.close()
 	s := newScanner(f.cfg, log)
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
+
 	"github.com/runner-dev/runner/manifest"
 )
 
@@ -501,5 +503,54 @@ func TestFileDanglingSymlinkKeepsPods(t *testing.T) {
 	s = h.awaitPods()
 	if len(s.Problems) != 0 {
 		t.Fatalf("problems after removal: %v", s.Problems)
+	}
+}
+
+func TestFileWatchErrorRescansAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "a.yaml")
+	write(t, outside, "name: a v1\n")
+	must(t, os.Symlink(outside, filepath.Join(dir, "a.yaml")))
+
+	loader := newFakeLoader()
+	watchers := make(chan *fsnotify.Watcher, 1)
+	f := NewFile(FileConfig{Path: dir, Load: loader.load, Debounce: 20 * time.Millisecond, Interval: time.Hour})
+	f.newWatcher = func() (*fsnotify.Watcher, error) {
+		w, err := fsnotify.NewWatcher()
+		if err == nil {
+			watchers <- w
+		}
+		return w, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan manifest.Snapshot)
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx, out) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}()
+	next := func() manifest.Snapshot {
+		t.Helper()
+		select {
+		case s := <-out:
+			return s
+		case <-time.After(waitFor):
+			t.Fatal("no snapshot")
+			return manifest.Snapshot{}
+		}
+	}
+	old := pod(next(), "a").Pod.UID
+
+	// A change no event reports, then a lost-events error: the source
+	// rescans at once, long before the hour is up.
+	write(t, outside, "name: a v2\n")
+	w := <-watchers
+	w.Errors <- fsnotify.ErrEventOverflow
+	if p := pod(next(), "a"); p == nil || p.Pod.UID == old {
+		t.Fatal("the rescan after an overflow did not pick up the change")
 	}
 }

@@ -34,9 +34,9 @@ type watch struct {
 // fileKey identifies a file or directory across renames.
 type fileKey struct{ dev, ino uint64 }
 
-func newWatch(path string, log *slog.Logger) *watch {
+func newWatch(path string, log *slog.Logger, newWatcher func() (*fsnotify.Watcher, error)) *watch {
 	w := &watch{path: path, parent: filepath.Dir(path), log: log, failing: map[string]string{}}
-	fw, err := fsnotify.NewWatcher()
+	fw, err := newWatcher()
 	if err != nil {
 		log.Warn("cannot watch manifests; relying on the periodic rescan", "err", err)
 		return w
