@@ -243,4 +243,3 @@ func hasLabels(labels, want map[string]string) bool {
 	}
 	return true
 }
-
