@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -20,12 +21,19 @@ import (
 
 	"github.com/runner-dev/runner/manifest"
 	"github.com/runner-dev/runner/manifest/source"
+	"github.com/runner-dev/runner/runner"
+	"github.com/runner-dev/runner/runner/pause"
+	"github.com/runner-dev/runner/runner/restart"
+	"github.com/runner-dev/runner/runner/runtime/docker"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	if pause.Invoked() {
+		pause.Main()
+	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 
@@ -110,6 +118,28 @@ func daemonFlags() []cli.Flag {
 			Usage: "where runner keeps what Docker cannot hold (IP allocations, checkpoints, pod files)"},
 		&cli.DurationFlag{Name: "file-check-frequency", EnvVars: []string{"RUNNER_FILE_CHECK_FREQUENCY"}, Value: 20 * time.Second,
 			Usage: "full rescan of the manifest directory, a safety net behind file-system events"},
+		&cli.StringFlag{Name: "docker-endpoint", EnvVars: []string{"RUNNER_DOCKER_ENDPOINT"},
+			Usage: "Docker engine address (default $DOCKER_HOST, else unix:///var/run/docker.sock)"},
+		&cli.StringFlag{Name: "instance-id", EnvVars: []string{"RUNNER_INSTANCE_ID"},
+			Usage: "label value marking the containers this runner owns (default derived from --root-dir); other containers are never touched"},
+		&cli.StringFlag{Name: "pod-infra-container-image", EnvVars: []string{"RUNNER_POD_INFRA_CONTAINER_IMAGE"},
+			Usage: "sandbox (pause) image; default runner's own " + runner.DefaultPauseImage + ", built from this binary, no registry needed"},
+		&cli.DurationFlag{Name: "sync-frequency", EnvVars: []string{"RUNNER_SYNC_FREQUENCY"}, Value: time.Minute,
+			Usage: "full relist of containers, a safety net behind Docker's events"},
+		&cli.IntFlag{Name: "max-parallel-pods", EnvVars: []string{"RUNNER_MAX_PARALLEL_PODS"}, Value: 16,
+			Usage: "how many pods are worked on at once (each pod is worked on one step at a time)"},
+		&cli.DurationFlag{Name: "restart-backoff-initial", EnvVars: []string{"RUNNER_RESTART_BACKOFF_INITIAL"}, Value: 10 * time.Second,
+			Usage: "crash-loop backoff: wait before the second restart, doubled each crash (the first restart is immediate)"},
+		&cli.DurationFlag{Name: "restart-backoff-max", EnvVars: []string{"RUNNER_RESTART_BACKOFF_MAX"}, Value: 5 * time.Minute,
+			Usage: "crash-loop backoff cap; a container that ran twice this long starts over"},
+		&cli.StringFlag{Name: "container-log-max-size", EnvVars: []string{"RUNNER_CONTAINER_LOG_MAX_SIZE"}, Value: "10Mi",
+			Usage: "rotate a container's log at this size"},
+		&cli.IntFlag{Name: "container-log-max-files", EnvVars: []string{"RUNNER_CONTAINER_LOG_MAX_FILES"}, Value: 5,
+			Usage: "log files kept per container"},
+		&cli.BoolFlag{Name: "runonce", EnvVars: []string{"RUNNER_RUNONCE"},
+			Usage: "start the pods, wait until they run (or completed), print their states and exit: 0 all good, 1 not, 2 usage error; pods keep running"},
+		&cli.DurationFlag{Name: "runonce-timeout", EnvVars: []string{"RUNNER_RUNONCE_TIMEOUT"}, Value: 5 * time.Minute,
+			Usage: "how long --runonce waits for the pods"},
 		&cli.StringFlag{Name: "log-format", EnvVars: []string{"RUNNER_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
 		&cli.StringFlag{Name: "log-level", EnvVars: []string{"RUNNER_LOG_LEVEL"}, Value: "info", Usage: "log level: debug, info, warn or error"},
 	}
@@ -135,7 +165,8 @@ func manifestOptions(c *cli.Context) manifest.Options {
 	return manifest.Options{NodeName: c.String("node-name"), Source: manifest.SourceFile}
 }
 
-// daemon runs runner until SIGTERM or SIGINT.
+// daemon runs runner until SIGTERM or SIGINT (or, with --runonce, until
+// its pods are up).
 func daemon(c *cli.Context) error {
 	if c.Args().Present() {
 		return cli.Exit(fmt.Sprintf("unexpected argument %q (see runner --help)", c.Args().First()), exitUsage)
@@ -147,23 +178,66 @@ func daemon(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	rt, err := docker.New(docker.Config{Endpoint: c.String("docker-endpoint")})
+	if err != nil {
+		return cli.Exit(err, exitUsage)
+	}
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ver, err := rt.Version(vctx)
+	cancel()
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("container engine not reachable: %v", err), exitUsage)
+	}
+	r, err := runner.New(runner.Config{
+		Runtime:       rt,
+		Logger:        log,
+		RootDir:       c.String("root-dir"),
+		InstanceID:    c.String("instance-id"),
+		PauseImage:    c.String("pod-infra-container-image"),
+		SyncFrequency: c.Duration("sync-frequency"),
+		MaxParallel:   c.Int("max-parallel-pods"),
+		Backoff: restart.Policy{
+			Initial: c.Duration("restart-backoff-initial"),
+			Max:     c.Duration("restart-backoff-max"),
+			Reset:   2 * c.Duration("restart-backoff-max"),
+		},
+		LogMaxSize:  c.String("container-log-max-size"),
+		LogMaxFiles: c.Int("container-log-max-files"),
+	})
+	if err != nil {
+		return cli.Exit(err, exitUsage)
+	}
+	log.Info("runner starting", "version", version, "engine", ver, "manifest_dir", c.String("manifest-dir"),
+		"node_name", c.String("node-name"), "root_dir", c.String("root-dir"))
+
 	src := source.NewFile(source.FileConfig{
 		Path:     c.String("manifest-dir"),
 		Interval: c.Duration("file-check-frequency"),
 		Options:  manifestOptions(c),
 		Logger:   log,
 	})
-	snaps := make(chan manifest.Snapshot)
-	errc := make(chan error, 1)
-	go func() { errc <- src.Run(ctx, snaps) }()
-	for {
-		select {
-		case s := <-snaps:
-			log.Info("desired pods", "count", len(s.Pods), "problems", len(s.Problems))
-		case err := <-errc:
-			return err
-		}
+	if c.Bool("runonce") {
+		return runOnce(ctx, c, log, r, src)
 	}
+	snaps := make(chan manifest.Snapshot)
+	var wg sync.WaitGroup
+	srcCtx, stopSrc := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := src.Run(srcCtx, snaps); err != nil {
+			log.Error("manifest source stopped", "error", err)
+		}
+	}()
+	defer func() {
+		stopSrc()
+		wg.Wait()
+	}()
+	if err := r.Run(ctx, snaps); err != nil {
+		return cli.Exit(err, exitFail)
+	}
+	log.Info("runner stopped; pods keep running")
+	return nil
 }
 
 func validateCommand() *cli.Command {

@@ -110,7 +110,7 @@ func (r *Runner) importPause(ctx context.Context) error {
 	}()
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	err = r.cfg.Runtime.ImportImage(cctx, r.cfg.PauseImage, pr, []string{`ENTRYPOINT ["` + pause.Path + `"]`, `STOPSIGNAL SIGTERM`})
+	err = r.cfg.Runtime.ImportImage(cctx, r.cfg.PauseImage, pr, []string{`ENTRYPOINT ["` + pause.Path + `"]`})
 	pr.CloseWithError(err)
 	if err != nil {
 		return fmt.Errorf("import pause image %s: %w", r.cfg.PauseImage, err)

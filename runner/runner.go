@@ -54,6 +54,8 @@ type Runner struct {
 	// pauseOnce guards the import of the pause image.
 	pauseMu    sync.Mutex
 	pauseReady bool
+	// oomFloor is the lowest OOM score adjustment the kernel lets us set.
+	oomFloor int
 }
 
 // DefaultInstanceID derives an instance id from the root dir, so two runners
@@ -98,7 +100,11 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore()}, nil
+	r := &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore(), oomFloor: oomScoreFloor()}
+	if r.oomFloor > -1000 {
+		r.log.Info("cannot lower OOM score adjustments (no CAP_SYS_RESOURCE); critical pods get no OOM protection", "floor", r.oomFloor)
+	}
+	return r, nil
 }
 
 // Statuses is the status store runonce and the API read.

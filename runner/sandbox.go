@@ -37,9 +37,10 @@ func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Po
 	if err != nil {
 		return "", fmt.Errorf("create sandbox %s: %w", spec.Name, err)
 	}
+	created := id
 	defer func() {
 		if err != nil {
-			r.rollback(id)
+			r.rollback(created)
 		}
 	}()
 	cctx, cancel = r.call(ctx)
@@ -77,7 +78,7 @@ func (r *Runner) sandboxSpec(pod *v1.Pod, attempt int) runtime.ContainerSpec {
 		StopSignal:  "SIGTERM",
 		LogMaxSize:  r.cfg.LogMaxSize,
 		LogMaxFiles: r.cfg.LogMaxFiles,
-		Resources:   runtime.Resources{OOMScoreAdj: -998},
+		Resources:   runtime.Resources{OOMScoreAdj: max(-998, r.oomFloor)},
 	}
 	if pod.Spec.HostNetwork {
 		s.NetworkMode = "host"

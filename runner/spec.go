@@ -74,6 +74,7 @@ func (r *Runner) containerSpec(pod *v1.Pod, c *v1.Container, a action, sandboxID
 	s.Mounts = mounts
 	applySecurity(&s, pod, c)
 	s.Resources = containerResources(pod, c)
+	s.Resources.OOMScoreAdj = max(s.Resources.OOMScoreAdj, r.oomFloor)
 	return s, nil
 }
 
