@@ -180,6 +180,9 @@ func TestPortMappingOnLocalhost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !iptablesHas(t, "nat", dnatChain(networkName, id)) {
+		t.Fatalf("no portmap chain %s after ADD", dnatChain(networkName, id))
+	}
 	serveHTTP(t, ns, "via hostPort")
 	url := fmt.Sprintf("http://127.0.0.1:%d/", hostPort)
 	var body string
@@ -287,4 +290,58 @@ func TestDetachNeverEntersAnotherNamespace(t *testing.T) {
 		t.Error("interface left in the sandbox's namespace")
 	}
 	tn.assertNoHostState(t, id, ip, "")
+}
+
+func TestConcurrentAttachDetach(t *testing.T) {
+	tn := newTestNet(t)
+	const n = 4
+	type sandbox struct {
+		id, ns, path string
+		ip           netip.Addr
+		port         int
+		res          Result
+	}
+	sbs := make([]*sandbox, n)
+	for i := range sbs {
+		ns, path := tn.newNetNS(t, fmt.Sprintf("c%d", i))
+		sbs[i] = &sandbox{id: fmt.Sprintf("c%d-%s", i, tn.runID), ns: ns, path: path, ip: tn.addr(byte(100 + i)), port: freePort(t)}
+	}
+	// The first ADDs race to create the bridge and the shared chains.
+	errs := make(chan error, n)
+	start := time.Now()
+	for _, sb := range sbs {
+		go func() {
+			var err error
+			sb.res, err = tn.attach(t, AttachRequest{ID: sb.id, NetNS: sb.path, IP: sb.ip,
+				PortMappings: []PortMapping{{HostPort: sb.port, ContainerPort: 8080}}})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	t.Logf("%d concurrent ADDs took %v", n, time.Since(start))
+	if t.Failed() {
+		return
+	}
+	for _, sb := range sbs {
+		if out := run(t, "ip", "-n", sb.ns, "-4", "addr", "show", "dev", "eth0"); !strings.Contains(out, sb.ip.String()+"/24") {
+			t.Errorf("%s lacks %s", sb.ns, sb.ip)
+		}
+	}
+	start = time.Now()
+	for _, sb := range sbs {
+		go func() { errs <- tn.plugin.Detach(ctxTimeout(t), DetachRequest{ID: sb.id, NetNS: sb.path, IP: sb.ip}) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	t.Logf("%d concurrent DELs took %v", n, time.Since(start))
+	for _, sb := range sbs {
+		tn.assertNoHostState(t, sb.id, sb.ip, sb.res.HostInterface)
+	}
 }

@@ -188,6 +188,9 @@ func (tn *testNet) assertNoHostState(t *testing.T, id string, ip netip.Addr, vet
 	if chain := masqChain(networkName, id); iptablesHas(t, "nat", chain) {
 		t.Errorf("nat chain %s of %s still exists", chain, id)
 	}
+	if chain := dnatChain(networkName, id); iptablesHas(t, "nat", chain) {
+		t.Errorf("portmap chain %s of %s still exists", chain, id)
+	}
 	if iptablesHas(t, "nat", fmt.Sprintf("id: \\\"%s\\\"", id)) {
 		t.Errorf("nat rules mentioning id %s remain", id)
 	}

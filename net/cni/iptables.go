@@ -18,6 +18,13 @@ func masqChain(network, id string) string {
 	return "CNI-" + hex.EncodeToString(sum[:])[:24]
 }
 
+// dnatChain is the nat chain the portmap plugin creates for a sandbox's
+// hostPorts: "CNI-DN-" and the first 21 hex digits of sha512(network+id).
+func dnatChain(network, id string) string {
+	sum := sha512.Sum512([]byte(network + id))
+	return "CNI-DN-" + hex.EncodeToString(sum[:])[:21]
+}
+
 // scrubRules removes the iptables state the generated network's plugins keep
 // for one sandbox, in case their DEL left it: the bridge plugin's ipMasq
 // chain and its POSTROUTING jump (left when DEL runs without a namespace),

@@ -122,7 +122,11 @@ func New(cfg Config) (*Plugin, error) {
 	// use, which races when workers call concurrently.
 	exec := &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: os.Stderr}, PluginDecoder: version.PluginDecoder{}}
 	p.cni = libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, cfg.CacheDir, exec)
-	for _, typ := range append(pluginTypes(p.list), "loopback") {
+	needed := append(pluginTypes(p.list), "loopback")
+	if p.userConfig == "" {
+		needed = append(needed, "static")
+	}
+	for _, typ := range needed {
 		if _, err := exec.FindInPath(typ, cfg.BinDirs); err != nil {
 			return nil, fmt.Errorf("new CNI plugin: %s: %w", p.description, err)
 		}
