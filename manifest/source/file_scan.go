@@ -139,15 +139,18 @@ func (s *scanner) list() ([]candidate, *manifest.Problem) {
 	for _, e := range entries { // sorted by name
 		name := e.Name()
 		p := filepath.Join(s.path, name)
-		if strings.HasPrefix(name, ".") {
-			ignore(name, "hidden files (starting with a dot) are not read")
+		ok, why := manifest.ManifestName(name)
+		info, err := os.Stat(p)
+		if err == nil && info.IsDir() && !strings.HasPrefix(name, ".") {
+			ignore(name, "subdirectories are not read")
 			continue
 		}
-		info, err := os.Stat(p)
+		if !ok {
+			ignore(name, why)
+			continue
+		}
 		if err != nil {
-			if !readable(name) {
-				ignore(name, "only *.yaml, *.yml and *.json are read")
-			} else if _, lerr := os.Lstat(p); lerr == nil {
+			if _, lerr := os.Lstat(p); lerr == nil {
 				// A dangling symlink or an unreadable entry: a problem,
 				// not a removal.
 				cands = append(cands, candidate{path: p, err: err})
@@ -155,10 +158,6 @@ func (s *scanner) list() ([]candidate, *manifest.Problem) {
 			continue
 		}
 		switch {
-		case info.IsDir():
-			ignore(name, "subdirectories are not read")
-		case !readable(name):
-			ignore(name, "only *.yaml, *.yml and *.json are read")
 		case !info.Mode().IsRegular():
 			ignore(name, "not a regular file")
 		default:
@@ -167,16 +166,6 @@ func (s *scanner) list() ([]candidate, *manifest.Problem) {
 	}
 	s.ignored = seen
 	return cands, nil
-}
-
-// readable reports whether a file of a manifest directory is read, by its
-// name: *.yaml, *.yml and *.json, in any case.
-func readable(name string) bool {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
 }
 
 // notePath logs what the path is when that changes.
