@@ -73,6 +73,9 @@ func (p *Plugin) rollback(ctx context.Context, id string, rt, loRT *libcni.Runti
 	if err := p.del(ctx, id, rt, loRT, ip); err != nil {
 		return errors.Join(cause, fmt.Errorf("roll back: %w", err))
 	}
+	if err := p.forgetNetNS(id, rt.IfName); err != nil {
+		return errors.Join(cause, fmt.Errorf("roll back: %w", err))
+	}
 	return cause
 }
 

@@ -66,8 +66,10 @@ func TestAttachDetach(t *testing.T) {
 		t.Error("eth0 still exists in the namespace")
 	}
 	tn.assertNoHostState(t, id, ip, res.HostInterface)
-	if entries, _ := os.ReadDir(filepath.Join(tn.plugin.cfg.CacheDir, "results")); len(entries) != 0 {
-		t.Errorf("libcni cache still holds %d results", len(entries))
+	for _, sub := range []string{"results", "runner-netns"} {
+		if entries, _ := os.ReadDir(filepath.Join(tn.plugin.cfg.CacheDir, sub)); len(entries) != 0 {
+			t.Errorf("cache dir %s still holds %d files after DEL", sub, len(entries))
+		}
 	}
 
 	// Idempotent: a second and a third DEL succeed, also without netns.
@@ -224,6 +226,11 @@ func TestFailedAttachRollsBack(t *testing.T) {
 		t.Errorf("veths left on the bridge after a failed ADD:\n%s", out)
 	}
 	tn.assertNoHostState(t, id, ip, "")
+	for _, sub := range []string{"results", "runner-netns"} {
+		if entries, _ := os.ReadDir(filepath.Join(tn.plugin.cfg.CacheDir, sub)); len(entries) != 0 {
+			t.Errorf("cache dir %s still holds %d files after rollback", sub, len(entries))
+		}
+	}
 }
 
 func TestAttachRetryReplacesLeftovers(t *testing.T) {
