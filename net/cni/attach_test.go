@@ -154,7 +154,8 @@ func TestDetachScrubsWithoutCache(t *testing.T) {
 	ns, nsPath := tn.newNetNS(t, "nocache")
 	ip := tn.addr(21)
 	id := "nocache-" + tn.runID
-	res, err := tn.attach(t, AttachRequest{ID: id, NetNS: nsPath, IP: ip})
+	res, err := tn.attach(t, AttachRequest{ID: id, NetNS: nsPath, IP: ip,
+		PortMappings: []PortMapping{{HostPort: freePort(t), ContainerPort: 8080}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +164,7 @@ func TestDetachScrubsWithoutCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, "ip", "netns", "del", ns)
+	// Neither the cache nor the caller knows the port mappings any more.
 	if err := tn.plugin.Detach(ctxTimeout(t), DetachRequest{ID: id, NetNS: nsPath, IP: ip}); err != nil {
 		t.Fatalf("Detach: %v", err)
 	}

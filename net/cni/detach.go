@@ -16,7 +16,8 @@ import (
 // namespace Attach saw) DEL runs with an empty namespace so the plugins still
 // remove their host-side state; for the generated network Detach then also
 // removes the pod's iptables rules the bridge plugin leaves behind.
-// req.PortMappings default to those of the cached ADD.
+// req.PortMappings default to those of the cached ADD (and for the generated
+// network to a placeholder that still makes portmap remove its chain).
 func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 	ifName, err := validate(req.ID, req.IfName)
 	if err != nil {
@@ -29,6 +30,12 @@ func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 			if pm, ok := cachedRT.CapabilityArgs["portMappings"]; ok {
 				rt.CapabilityArgs["portMappings"] = pm
 			}
+		}
+		if _, known := rt.CapabilityArgs["portMappings"]; !known && p.userConfig == "" {
+			// The portmap plugin's DEL does nothing without mappings, but
+			// with any it tears down the sandbox's whole DNAT chain: a
+			// placeholder cleans up after an ADD whose cache was lost.
+			rt.CapabilityArgs["portMappings"] = []PortMapping{{HostPort: 1, ContainerPort: 1, Protocol: "tcp"}}
 		}
 	}
 	loRT := &libcni.RuntimeConf{ContainerID: req.ID, NetNS: netns, IfName: "lo"}
