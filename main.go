@@ -137,7 +137,7 @@ func daemonFlags() []cli.Flag {
 		&cli.IntFlag{Name: "container-log-max-files", EnvVars: []string{"RUNNER_CONTAINER_LOG_MAX_FILES"}, Value: 5,
 			Usage: "log files kept per container"},
 		&cli.BoolFlag{Name: "runonce", EnvVars: []string{"RUNNER_RUNONCE"},
-			Usage: "start the pods, wait until they run (or completed), print their states and exit: 0 all good, 1 not, 2 usage error; pods keep running"},
+			Usage: "start the pods, wait until they run (restartPolicy Always) or have succeeded (Never, OnFailure), print their states and exit: 0 all good, 1 not, 2 usage error; pods keep running"},
 		&cli.DurationFlag{Name: "runonce-timeout", EnvVars: []string{"RUNNER_RUNONCE_TIMEOUT"}, Value: 5 * time.Minute,
 			Usage: "how long --runonce waits for the pods"},
 		&cli.StringFlag{Name: "log-format", EnvVars: []string{"RUNNER_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},

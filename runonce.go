@@ -86,8 +86,9 @@ func runOnce(ctx context.Context, c *cli.Context, log *slog.Logger, r *runner.Ru
 const runOnceFail = exitFail
 
 // runOnceVerdict says whether runonce can stop waiting and whether every
-// wanted pod is good: all app containers running, or succeeded. A pod that
-// failed or whose image will never be there is final.
+// wanted pod is good: all app containers running (restartPolicy Always), or
+// succeeded (Never, OnFailure). A pod that failed or whose image will never
+// be there is final.
 func runOnceVerdict(pods []*v1.Pod, want map[string]bool) (done, good bool) {
 	seen := 0
 	done, good = true, true
@@ -137,7 +138,10 @@ func podVerdict(p *v1.Pod) verdict {
 			running = false
 		}
 	}
-	if running {
+	// A pod meant to run to completion (restartPolicy Never or OnFailure)
+	// is good once it has succeeded; one meant to keep running, once all its
+	// app containers run.
+	if running && p.Spec.RestartPolicy == v1.RestartPolicyAlways {
 		return verdictGood
 	}
 	return verdictWaiting
