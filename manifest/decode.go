@@ -26,10 +26,63 @@ type decoder struct {
 	prefix   string // field path prefix of the value being decoded, e.g. "items[2]"
 	lines    map[string]int
 	problems Problems
+
+	// Aliases make a graph of the node tree: a few bytes can expand to
+	// billions of values ("billion laughs") or refer to a value that
+	// contains them. budget bounds the values one document decodes to,
+	// active holds the anchored nodes being decoded (to find cycles).
+	budget  int
+	active  map[*yaml.Node]bool
+	stopped bool
 }
 
-func newDecoder(file string) *decoder {
-	return &decoder{file: file, lines: map[string]int{}}
+// aliasSlack is how many values aliases may add to a document beyond
+// twice its own nodes: far more than any real manifest's reuse.
+const aliasSlack = 100_000
+
+// newDecoder returns a decoder for one document of file whose tree holds
+// nodes nodes (aliases not followed).
+func newDecoder(file string, nodes int) *decoder {
+	return &decoder{file: file, lines: map[string]int{}, budget: 2*nodes + aliasSlack, active: map[*yaml.Node]bool{}}
+}
+
+// enter follows n if it is an alias and charges one value to the budget.
+// It returns the node to decode, or false when decoding must stop here: the
+// alias refers to a value that contains it, or the document has expanded
+// past its budget (both reported once). A caller that gets true calls
+// leave with the returned node when done with it.
+func (d *decoder) enter(n *yaml.Node, path string) (*yaml.Node, bool) {
+	if d.stopped {
+		return nil, false
+	}
+	d.budget--
+	if d.budget < 0 {
+		d.stopped = true
+		d.addf(n.Line, path, "aliases expand this document to too many values (more than twice its own size plus %d); is it a \"billion laughs\" file?", aliasSlack)
+		return nil, false
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			d.addf(n.Line, path, "alias *%s refers to no anchor", n.Value)
+			return nil, false
+		}
+		if d.active[n.Alias] {
+			d.addf(n.Line, path, "alias *%s refers to a value that contains it: a cycle", n.Value)
+			return nil, false
+		}
+		n = n.Alias
+	}
+	if n.Anchor != "" {
+		d.active[n] = true
+	}
+	return n, true
+}
+
+// leave ends what enter began for n.
+func (d *decoder) leave(n *yaml.Node) {
+	if n.Anchor != "" {
+		delete(d.active, n)
+	}
 }
 
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
@@ -40,9 +93,11 @@ func (d *decoder) addf(line int, path, format string, args ...any) {
 
 // decode fills v (addressable) from n; path is v's field path.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+	n, ok := d.enter(n, path)
+	if !ok {
+		return
 	}
+	defer d.leave(n)
 	if _, seen := d.lines[path]; !seen {
 		d.lines[path] = n.Line
 	}
@@ -143,8 +198,8 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 	fields := fieldsOf(v.Type())
 	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
+	for _, kv := range d.pairs(n, path) {
+		k, val := kv.key, kv.value
 		name := k.Value
 		fpath := joinPath(path, name)
 		if k.Kind != yaml.ScalarNode {
@@ -180,8 +235,8 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(reflect.MakeMapWithSize(t, len(n.Content)/2))
 	}
 	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
+	for _, kv := range d.pairs(n, path) {
+		k, val := kv.key, kv.value
 		if k.Kind != yaml.ScalarNode {
 			d.addf(k.Line, path, "keys must be strings, not %s", kindName(k))
 			continue
@@ -228,7 +283,12 @@ func (d *decoder) decodeBytes(n *yaml.Node, v reflect.Value, path string) {
 // (resource.Quantity, intstr.IntOrString, metav1.Time), so those keep the
 // apiserver's exact rules.
 func (d *decoder) decodeJSON(n *yaml.Node, v reflect.Value, path string) {
-	data, err := json.Marshal(jsonValue(n))
+	before := len(d.problems)
+	value := d.jsonValue(n, path)
+	if len(d.problems) > before {
+		return // a cycle, a bad merge or the budget: already reported
+	}
+	data, err := json.Marshal(value)
 	if err == nil {
 		err = json.Unmarshal(data, v.Addr().Interface())
 	}
@@ -241,26 +301,29 @@ func (d *decoder) decodeJSON(n *yaml.Node, v reflect.Value, path string) {
 
 // jsonValue converts a node to the value encoding/json would have produced
 // from the equivalent JSON document.
-func jsonValue(n *yaml.Node) any {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+func (d *decoder) jsonValue(n *yaml.Node, path string) any {
+	n, ok := d.enter(n, path)
+	if !ok {
+		return nil
 	}
+	defer d.leave(n)
 	switch n.Kind {
 	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			m[n.Content[i].Value] = jsonValue(n.Content[i+1])
+		pairs := d.pairs(n, path)
+		m := make(map[string]any, len(pairs))
+		for _, kv := range pairs {
+			m[kv.key.Value] = d.jsonValue(kv.value, path)
 		}
 		return m
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
 		for i, c := range n.Content {
-			s[i] = jsonValue(c)
+			s[i] = d.jsonValue(c, path)
 		}
 		return s
 	case yaml.DocumentNode:
 		if len(n.Content) > 0 {
-			return jsonValue(n.Content[0])
+			return d.jsonValue(n.Content[0], path)
 		}
 		return nil
 	}
@@ -281,6 +344,81 @@ func jsonValue(n *yaml.Node) any {
 		}
 	}
 	return n.Value
+}
+
+// keyValue is one entry of a mapping.
+type keyValue struct{ key, value *yaml.Node }
+
+// pairs is the entries of mapping n with YAML merge keys ("<<: *defaults")
+// expanded, as the kubelet's YAML reader expands them: a key written in n
+// wins over a merged one and, of several merged mappings, the earlier wins.
+// Merged entries keep the lines of their anchor. Duplicate keys written in
+// n are all returned, for the caller to report.
+func (d *decoder) pairs(n *yaml.Node, path string) []keyValue {
+	var own, merged []keyValue
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge" {
+			merged = append(merged, d.mergeSources(v, path)...)
+			continue
+		}
+		own = append(own, keyValue{k, v})
+	}
+	if len(merged) == 0 {
+		return own
+	}
+	have := make(map[string]bool, len(own))
+	for _, kv := range own {
+		have[kv.key.Value] = true
+	}
+	for _, kv := range merged {
+		if kv.key.Kind == yaml.ScalarNode && have[kv.key.Value] {
+			continue
+		}
+		have[kv.key.Value] = true
+		own = append(own, kv)
+	}
+	return own
+}
+
+// mergeSources is the entries a merge key's value v brings: those of a
+// mapping, or of each mapping of a list, in order.
+func (d *decoder) mergeSources(v *yaml.Node, path string) []keyValue {
+	if deref(v).Kind != yaml.SequenceNode {
+		return d.mergeMapping(v, path)
+	}
+	v, ok := d.enter(v, path)
+	if !ok {
+		return nil
+	}
+	defer d.leave(v)
+	var out []keyValue
+	for _, m := range v.Content {
+		out = append(out, d.mergeMapping(m, path)...)
+	}
+	return out
+}
+
+// mergeMapping is the entries of m, a mapping named by a merge key.
+func (d *decoder) mergeMapping(m *yaml.Node, path string) []keyValue {
+	m, ok := d.enter(m, path)
+	if !ok {
+		return nil
+	}
+	defer d.leave(m)
+	if m.Kind != yaml.MappingNode {
+		d.addf(m.Line, path, "a merge key (<<) takes a mapping or a list of mappings, not %s", kindName(m))
+		return nil
+	}
+	return d.pairs(m, path)
+}
+
+// deref is the node an alias refers to, or n itself.
+func deref(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
 }
 
 func isNull(n *yaml.Node) bool {

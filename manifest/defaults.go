@@ -162,13 +162,12 @@ func defaultHTTPGet(h *v1.HTTPGetAction) {
 	}
 }
 
-// DefaultPullPolicy is the apiserver's: Always for ":latest" or an untagged
-// image, IfNotPresent for any other tag or a digest.
+// DefaultPullPolicy is the apiserver's: Always when the image's tag is
+// "latest" or it names neither a tag nor a digest, IfNotPresent otherwise
+// ("img:latest@sha256:..." is Always, as the apiserver has it). A ":" before
+// the last "/" is a registry's port, not a tag.
 func DefaultPullPolicy(image string) v1.PullPolicy {
-	if strings.Contains(image, "@") {
-		return v1.PullIfNotPresent
-	}
-	name := image
+	name, _, digested := strings.Cut(image, "@")
 	if i := strings.LastIndex(name, "/"); i >= 0 {
 		name = name[i+1:]
 	}
@@ -176,7 +175,7 @@ func DefaultPullPolicy(image string) v1.PullPolicy {
 	if i := strings.LastIndex(name, ":"); i >= 0 {
 		tag = name[i+1:]
 	}
-	if tag == "" || tag == "latest" {
+	if tag == "latest" || (tag == "" && !digested) {
 		return v1.PullAlways
 	}
 	return v1.PullIfNotPresent

@@ -1,13 +1,14 @@
 package manifest
 
 import (
-	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,9 @@ func Load(file string, data []byte, opts Options) ([]*v1.Pod, Problems) {
 		}
 	}
 	if len(problems) > 0 {
+		// In the order of the file, as a compiler lists errors; validation
+		// finds them in the order of its checks.
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
 		return nil, problems
 	}
 	return pods, nil
@@ -96,13 +100,12 @@ type loadedPod struct {
 
 // loadDocument decodes one document: a Pod, a PodList or a List of Pods.
 func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problems) {
-	// Pad with the lines before the document so yaml's line numbers are the
-	// file's.
-	padded := append(bytes.Repeat([]byte("\n"), doc.line-1), doc.data...)
 	var root yaml.Node
-	if err := yaml.Unmarshal(padded, &root); err != nil {
+	if err := yaml.Unmarshal(doc.data, &root); err != nil {
 		return nil, Problems{yamlProblem(file, doc.line, err)}
 	}
+	// yaml numbers the document's lines; make them the file's.
+	nodes := shiftLines(&root, doc.line-1)
 	if len(root.Content) == 0 {
 		return nil, nil
 	}
@@ -111,7 +114,7 @@ func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problem
 		return nil, Problems{{File: file, Line: top.Line, Message: fmt.Sprintf("a manifest document must be a mapping (a Pod, PodList or List), not %s", kindName(top))}}
 	}
 	apiVersion, kind, kindLine := typeOf(top)
-	dec := newDecoder(file)
+	dec := newDecoder(file, nodes)
 	var problems Problems
 	if apiVersion == "" {
 		problems = append(problems, Problem{File: file, Line: top.Line, Field: "apiVersion", Message: `Required value: must be "v1"`})
@@ -129,6 +132,9 @@ func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problem
 		list := &v1.PodList{}
 		dec.decode(top, reflect.ValueOf(list).Elem(), "")
 		items := itemNodes(top)
+		// Each item's UID hashes the whole list's bytes (by their digest, so
+		// a long list is hashed once, not once per item) and its own node.
+		docSum := sha256.Sum256(doc.data)
 		for i := range list.Items {
 			prefix := "items[" + strconv.Itoa(i) + "]"
 			item := &list.Items[i]
@@ -139,7 +145,7 @@ func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problem
 				problems = append(problems, Problem{File: file, Line: dec.line(prefix, "apiVersion"), Field: prefix + ".apiVersion", Message: fmt.Sprintf(`Unsupported value: %q: supported values: "v1"`, item.APIVersion)})
 			}
 			hashed, _ := yaml.Marshal(items[i])
-			hashed = append(append(doc.data[:len(doc.data):len(doc.data)], "\n#item "+strconv.Itoa(i)+"\n"...), hashed...)
+			hashed = append(append(docSum[:len(docSum):len(docSum)], "\n#item "+strconv.Itoa(i)+"\n"...), hashed...)
 			raws = append(raws, rawPod{pod: item, line: items[i].Line, prefix: prefix, hashed: hashed})
 		}
 	case "":
@@ -227,14 +233,27 @@ func (d *decoder) line(prefix, field string) int {
 	}
 }
 
+// shiftLines adds offset to the line of n and of every node under it
+// (aliases are not followed: their targets are in the tree too) and counts
+// the nodes.
+func shiftLines(n *yaml.Node, offset int) int {
+	n.Line += offset
+	count := 1
+	for _, c := range n.Content {
+		count += shiftLines(c, offset)
+	}
+	return count
+}
+
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// yamlProblem turns a yaml.v3 syntax error into a Problem.
+// yamlProblem turns a yaml.v3 syntax error in the document starting at
+// docLine into a Problem.
 func yamlProblem(file string, docLine int, err error) Problem {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return Problem{File: file, Line: line, Message: "invalid YAML: " + m[2]}
+		return Problem{File: file, Line: docLine - 1 + line, Message: "invalid YAML: " + m[2]}
 	}
 	return Problem{File: file, Line: docLine, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
