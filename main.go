@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +23,9 @@ import (
 
 	"github.com/runner-dev/runner/manifest"
 	"github.com/runner-dev/runner/manifest/source"
+	"github.com/runner-dev/runner/net/cni"
+	"github.com/runner-dev/runner/net/ipam"
+	"github.com/runner-dev/runner/net/podnet"
 	"github.com/runner-dev/runner/runner"
 	"github.com/runner-dev/runner/runner/pause"
 	"github.com/runner-dev/runner/runner/restart"
@@ -132,6 +137,20 @@ func daemonFlags() []cli.Flag {
 			Usage: "crash-loop backoff: wait before the second restart, doubled each crash (the first restart is immediate)"},
 		&cli.DurationFlag{Name: "restart-backoff-max", EnvVars: []string{"RUNNER_RESTART_BACKOFF_MAX"}, Value: 5 * time.Minute,
 			Usage: "crash-loop backoff cap; a container that ran twice this long starts over"},
+		&cli.StringFlag{Name: "pod-cidr", EnvVars: []string{"RUNNER_POD_CIDR"}, Value: ipam.DefaultCIDR,
+			Usage: "IPv4 range pod IPs come from (with runner's own CNI config); the first address is the bridge's. The default avoids Docker's 172.17.0.0/16, podman's and containerd's 10.88.0.0/16, flannel's 10.244.0.0/16, k3s' 10.42.0.0/16 and cri-o's 10.85.0.0/16"},
+		&cli.StringSliceFlag{Name: "cni-bin-dir", EnvVars: []string{"RUNNER_CNI_BIN_DIR"}, Value: cli.NewStringSlice(cni.DefaultBinDirs...),
+			Usage: "directories searched for CNI plugins"},
+		&cli.StringFlag{Name: "cni-conf-dir", EnvVars: []string{"RUNNER_CNI_CONF_DIR"}, Value: cni.DefaultConfDir,
+			Usage: "a *.conflist here (flannel, calico, ...) is used with its own IPAM instead of runner's bridge"},
+		&cli.StringFlag{Name: "cni-bridge-name", EnvVars: []string{"RUNNER_CNI_BRIDGE_NAME"}, Value: cni.DefaultBridgeName,
+			Usage: "bridge of runner's own CNI config"},
+		&cli.StringFlag{Name: "resolv-conf", EnvVars: []string{"RUNNER_RESOLV_CONF"}, Value: "/etc/resolv.conf",
+			Usage: "the host's resolv.conf, the base of pods' DNS (dnsPolicy Default, and ClusterFirst without --cluster-dns)"},
+		&cli.StringSliceFlag{Name: "cluster-dns", EnvVars: []string{"RUNNER_CLUSTER_DNS"},
+			Usage: "DNS server IPs for dnsPolicy ClusterFirst pods"},
+		&cli.StringFlag{Name: "cluster-domain", EnvVars: []string{"RUNNER_CLUSTER_DOMAIN"},
+			Usage: "cluster domain for ClusterFirst search paths, e.g. cluster.local"},
 		&cli.StringFlag{Name: "container-log-max-size", EnvVars: []string{"RUNNER_CONTAINER_LOG_MAX_SIZE"}, Value: "10Mi",
 			Usage: "rotate a container's log at this size"},
 		&cli.IntFlag{Name: "container-log-max-files", EnvVars: []string{"RUNNER_CONTAINER_LOG_MAX_FILES"}, Value: 5,
@@ -188,7 +207,13 @@ func daemon(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("container engine not reachable: %v", err), exitUsage)
 	}
+	network, dnsConfig, err := podNetwork(c, log)
+	if err != nil {
+		return cli.Exit(err, exitUsage)
+	}
 	r, err := runner.New(runner.Config{
+		Network:       network,
+		DNS:           dnsConfig,
 		Runtime:       rt,
 		Logger:        log,
 		RootDir:       c.String("root-dir"),
@@ -238,6 +263,34 @@ func daemon(c *cli.Context) error {
 	}
 	log.Info("runner stopped; pods keep running")
 	return nil
+}
+
+// podNetwork builds the pod network from the flags.
+func podNetwork(c *cli.Context, log *slog.Logger) (*podnet.Manager, runner.DNSConfig, error) {
+	var dnsConfig runner.DNSConfig
+	cidr, err := netip.ParsePrefix(c.String("pod-cidr"))
+	if err != nil || !cidr.Addr().Is4() {
+		return nil, dnsConfig, fmt.Errorf("--pod-cidr %q: must be an IPv4 CIDR such as %s", c.String("pod-cidr"), ipam.DefaultCIDR)
+	}
+	for _, s := range c.StringSlice("cluster-dns") {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, dnsConfig, fmt.Errorf("--cluster-dns %q: must be an IP address", s)
+		}
+		dnsConfig.ClusterDNS = append(dnsConfig.ClusterDNS, ip)
+	}
+	dnsConfig.ClusterDomain = c.String("cluster-domain")
+	dnsConfig.ResolvConf = c.String("resolv-conf")
+	m, err := podnet.New(podnet.Config{
+		Dir: filepath.Join(c.String("root-dir"), "net"), CIDR: cidr,
+		BinDirs: c.StringSlice("cni-bin-dir"), ConfDir: c.String("cni-conf-dir"), BridgeName: c.String("cni-bridge-name"),
+		Logger: log,
+	})
+	if err != nil {
+		return nil, dnsConfig, fmt.Errorf("pod network: %w", err)
+	}
+	log.Info("pod network", "config", m.Description(), "pod_cidr", cidr.String())
+	return m, dnsConfig, nil
 }
 
 func validateCommand() *cli.Command {

@@ -48,6 +48,9 @@ func (r *Runner) killPod(ctx context.Context, log *slog.Logger, observed []*runt
 			if isSandbox(c) != sandboxes {
 				continue
 			}
+			if err := r.detachNetwork(ctx, c); err != nil {
+				return removed, err
+			}
 			if err := r.removeContainer(ctx, c.ID); err != nil {
 				return removed, err
 			}

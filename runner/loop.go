@@ -44,6 +44,7 @@ func (l *loop) run(ctx context.Context, snaps <-chan manifest.Snapshot) error {
 		return err
 	}
 	l.applyObserved(first)
+	l.r.reconcileNetwork(ctx, l.observed)
 	l.r.log.Info("adopted containers", "count", len(first.containers), "pods", len(l.observed.byPod))
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -253,6 +254,14 @@ func (l *loop) view(uid types.UID) *podView {
 	if v.desired != nil {
 		v.hashes = containerHashes(v.desired)
 		v.blocked = l.observed.othersNamed(podKey(v.desired), uid)
+		if l.r.podNetworked(v.desired) {
+			v.netReady = map[string]bool{}
+			for _, c := range v.observed {
+				if isSandbox(c) && c.State == runtime.StateRunning {
+					_, v.netReady[c.ID] = l.r.cfg.Network.IP(c.ID)
+				}
+			}
+		}
 	}
 	return v
 }

@@ -52,6 +52,9 @@ type podView struct {
 	// notBefore: per container name, the earliest time it may be (re)started
 	// (crash-loop or image-pull backoff).
 	notBefore map[string]time.Time
+	// netReady, for pods that get a pod IP: which running sandboxes have
+	// their network. nil: the pod needs none (host network, or no Network).
+	netReady map[string]bool
 }
 
 // plan decides the next steps for one pod. It is pure: no I/O, no clock but
@@ -102,7 +105,10 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 		return acts, time.Time{}
 	}
 
-	if sb == nil || sb.State != runtime.StateRunning {
+	// A running sandbox whose network set-up never finished (the runner died
+	// in between) is replaced like a dead one.
+	broken := sb != nil && sb.State == runtime.StateRunning && v.netReady != nil && !v.netReady[sb.ID]
+	if sb == nil || sb.State != runtime.StateRunning || broken {
 		attempt := 0
 		if sb != nil {
 			attempt = attemptOf(sb) + 1
@@ -115,6 +121,9 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 			}
 			if sb.State == runtime.StateCreated || sb.State == runtime.StateUnknown {
 				acts = append(acts, action{kind: actRemoveContainer, id: sb.ID, reason: "sandbox never started"})
+			}
+			if broken {
+				acts = append(acts, action{kind: actRemoveContainer, id: sb.ID, reason: "sandbox has no network"})
 			}
 		}
 		acts = append(acts, action{kind: actCreateSandbox, attempt: attempt, reason: "no running sandbox"})

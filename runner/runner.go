@@ -41,6 +41,11 @@ type Config struct {
 	LogMaxFiles int
 	// CallTimeout bounds each engine call the runner makes (default 30s).
 	CallTimeout time.Duration
+	// Network gives pods that are not on the host network an address; nil:
+	// loopback only.
+	Network Network
+	// DNS makes those pods' resolv.conf.
+	DNS DNSConfig
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }

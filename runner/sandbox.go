@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/runner-dev/runner/net/dns"
 	"github.com/runner-dev/runner/runner/runtime"
 )
 
@@ -23,19 +25,19 @@ func (r *Runner) podDir(uid types.UID) string {
 // createSandbox creates and starts the pod's pause container, attempt n. A
 // sandbox that fails to start is removed before the error is returned.
 // Called by a worker.
-func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, attempt int) (id string, err error) {
+func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, attempt int) (id string, ip netip.Addr, err error) {
 	if err := r.ensurePauseImage(ctx, log); err != nil {
-		return "", err
+		return "", ip, err
 	}
 	if err := os.MkdirAll(r.podDir(pod.UID), 0o750); err != nil {
-		return "", fmt.Errorf("create pod directory: %w", err)
+		return "", ip, fmt.Errorf("create pod directory: %w", err)
 	}
 	spec := r.sandboxSpec(pod, attempt)
 	cctx, cancel := r.call(ctx)
 	id, err = r.cfg.Runtime.CreateContainer(cctx, spec)
 	cancel()
 	if err != nil {
-		return "", fmt.Errorf("create sandbox %s: %w", spec.Name, err)
+		return "", ip, fmt.Errorf("create sandbox %s: %w", spec.Name, err)
 	}
 	created := id
 	defer func() {
@@ -47,10 +49,19 @@ func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Po
 	err = r.cfg.Runtime.StartContainer(cctx, id)
 	cancel()
 	if err != nil {
-		return "", fmt.Errorf("start sandbox %s: %w", spec.Name, err)
+		return "", ip, fmt.Errorf("start sandbox %s: %w", spec.Name, err)
 	}
 	log.Info("sandbox started", "sandbox_id", shortID(id), "attempt", attempt)
-	return id, nil
+	if r.podNetworked(pod) {
+		sb, err := r.inspect(ctx, id)
+		if err != nil {
+			return "", ip, err
+		}
+		if ip, err = r.attachNetwork(ctx, log, pod, sb); err != nil {
+			return "", ip, err
+		}
+	}
+	return id, ip, nil
 }
 
 // rollback removes a half-made container on a fresh context: the caller's
@@ -84,7 +95,7 @@ func (r *Runner) sandboxSpec(pod *v1.Pod, attempt int) runtime.ContainerSpec {
 		s.NetworkMode = "host"
 		s.UTSMode = "host"
 	} else {
-		s.Hostname = podHostname(pod)
+		s.Hostname = dns.PodHostname(pod.Name, pod.Spec.Hostname)
 	}
 	if pod.Spec.HostIPC {
 		s.IPCMode = "host"
@@ -101,20 +112,12 @@ func (r *Runner) sandboxSpec(pod *v1.Pod, attempt int) runtime.ContainerSpec {
 	return s
 }
 
-// podHostname is spec.hostname, else the pod name (cut to 63 characters).
-func podHostname(pod *v1.Pod) string {
-	h := pod.Spec.Hostname
-	if h == "" {
-		h = pod.Name
-	}
-	if len(h) > 63 {
-		h = h[:63]
-	}
-	return h
-}
-
-// stopSandbox stops a finished pod's pause container.
+// stopSandbox stops a finished pod's pause container, after its network is
+// released.
 func (r *Runner) stopSandbox(ctx context.Context, log *slog.Logger, sb *runtime.Container) error {
+	if err := r.detachNetwork(ctx, sb); err != nil {
+		return err
+	}
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout+2*time.Second)
 	defer cancel()
 	if err := r.cfg.Runtime.StopContainer(cctx, sb.ID, 2*time.Second); err != nil {

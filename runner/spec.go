@@ -10,6 +10,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/runner-dev/runner/internal/fsutil"
 	"github.com/runner-dev/runner/runner/runtime"
 )
 
@@ -261,6 +262,11 @@ func (r *Runner) containerMounts(pod *v1.Pod, c *v1.Container, attempt int) ([]r
 		}
 		mounts = append(mounts, m)
 	}
+	if r.podNetworked(pod) {
+		mounts = append(mounts,
+			runtime.Mount{Source: r.resolvConfPath(pod), Target: "/etc/resolv.conf"},
+			runtime.Mount{Source: r.hostsPath(pod), Target: "/etc/hosts"})
+	}
 	if c.TerminationMessagePath != "" {
 		mounts = append(mounts, runtime.Mount{
 			Source: filepath.Join(r.containerDir(pod, c.Name, attempt), "termination-log"),
@@ -387,7 +393,7 @@ func writeDownwardAPI(pod *v1.Pod, dir string, src *v1.DownwardAPIVolumeSource) 
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(p, []byte(val), mode); err != nil {
+		if err := fsutil.WriteFileAtomic(p, []byte(val), mode); err != nil {
 			return err
 		}
 	}

@@ -79,6 +79,10 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 	}
 	if pod.Spec.HostNetwork {
 		s.PodIP = hostIP()
+	} else if sb != nil && sb.State == runtime.StateRunning {
+		if ip, ok := r.sandboxIP(pod, sb.ID); ok {
+			s.PodIP = ip.String()
+		}
 	}
 	if ip := hostIP(); ip != "" {
 		s.HostIP = ip

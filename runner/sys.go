@@ -63,32 +63,6 @@ func mountTmpfs(dir string, size *resource.Quantity) error {
 	return nil
 }
 
-// writeFileAtomic writes a file so readers see the old or the new content,
-// never a part: temp file in the same directory, fsync, rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
 func sortStrings(s []string) { sort.Strings(s) }
 
 // oomScoreFloor is the lowest oom_score_adj this process may give its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -49,13 +50,21 @@ func (r *Runner) work(ctx context.Context, o workOrder, results chan<- workResul
 	if o.pod != nil {
 		log = r.podLogger(o.pod)
 	} else {
-		log = r.log.With("uid", string(o.uid))
+		key := ""
+		for _, c := range o.observed {
+			key = nameKeyOf(c)
+		}
+		log = r.log.With("pod", key, "uid", string(o.uid))
 	}
 	sandboxID := ""
 	for _, c := range o.observed {
 		if isSandbox(c) && c.State == runtime.StateRunning {
 			sandboxID = c.ID
 		}
+	}
+	var podIP netip.Addr
+	if o.pod != nil {
+		podIP, _ = r.sandboxIP(o.pod, sandboxID)
 	}
 	touched := map[string]bool{}
 	for _, a := range o.actions {
@@ -77,13 +86,16 @@ func (r *Runner) work(ctx context.Context, o workOrder, results chan<- workResul
 			err = r.stopSandbox(ctx, log, findContainer(o.observed, a.id))
 			touched[a.id] = true
 		case actRemoveContainer:
-			err = r.removeContainer(ctx, a.id)
+			err = r.detachNetwork(ctx, findContainer(o.observed, a.id))
+			if err == nil {
+				err = r.removeContainer(ctx, a.id)
+			}
 			if err == nil {
 				res.removed = append(res.removed, a.id)
 			}
 		case actCreateSandbox:
 			var id string
-			id, err = r.createSandbox(ctx, log, o.pod, a.attempt)
+			id, podIP, err = r.createSandbox(ctx, log, o.pod, a.attempt)
 			if err != nil {
 				res.sandboxErr = err.Error()
 				res.err = err
@@ -97,7 +109,11 @@ func (r *Runner) work(ctx context.Context, o workOrder, results chan<- workResul
 			}
 			var id string
 			var w waitingReason
-			id, w, err = r.startContainer(ctx, log, o.pod, a, sandboxID, o.hashes[a.container])
+			pod := o.pod
+			if podIP.IsValid() {
+				pod = withPodIP(o.pod, podIP)
+			}
+			id, w, err = r.startContainer(ctx, log, pod, a, sandboxID, o.hashes[a.container])
 			res.waiting[a.container] = w
 			if id != "" {
 				touched[id] = true
@@ -143,4 +159,13 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// withPodIP is a copy of pod whose status carries its IP, for the
+// status.podIP downward-API field.
+func withPodIP(pod *v1.Pod, ip netip.Addr) *v1.Pod {
+	cp := *pod
+	cp.Status.PodIP = ip.String()
+	cp.Status.PodIPs = []v1.PodIP{{IP: ip.String()}}
+	return &cp
 }

@@ -7,7 +7,8 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"path/filepath"
+
+	"github.com/runner-dev/runner/internal/fsutil"
 )
 
 // fileVersion is the version of the JSON layout FileStore writes. Load
@@ -103,48 +104,8 @@ func (f *FileStore) Save(st State) error {
 	if err != nil {
 		return fmt.Errorf("save ipam state: %w", err)
 	}
-	if err := writeFileAtomic(f.path, append(data, '\n')); err != nil {
+	if err := fsutil.WriteFileAtomic(f.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save ipam state: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path with data: temp file in the same directory,
-// fsync, rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte) (retErr error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if retErr != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
