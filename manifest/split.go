@@ -27,9 +27,11 @@ func splitDocuments(data []byte) []document {
 		if isMarker(text, "---") || isMarker(text, "...") {
 			docs = append(docs, document{line: startLine, data: data[start:off]})
 			// What follows "--- " on the marker line belongs to the next
-			// document; keep the marker line in it so lines stay right.
+			// document; keep the marker line in it so lines stay right. A
+			// bare marker is left out, so a pod's bytes do not depend on
+			// whether it is a file's first document or a later one.
 			start, startLine = off, line
-			if isMarker(text, "...") {
+			if isMarker(text, "...") || len(bytes.TrimSpace(text[3:])) == 0 {
 				start, startLine = next, line+1
 			}
 		}

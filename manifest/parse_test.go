@@ -1,0 +1,355 @@
+package manifest
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// names is "namespace/name" of each pod, in order.
+func names(pods []*v1.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		out = append(out, p.Namespace+"/"+p.Name)
+	}
+	return out
+}
+
+func TestLoadValidFixtures(t *testing.T) {
+	cases := map[string][]string{
+		"pod.yaml":            {"edge/web-node1"},
+		"pod.json":            {"default/json-pod-node1"},
+		"podlist.yaml":        {"default/first-node1", "kube-system/second-node1"},
+		"list.json":           {"default/one-node1", "default/two-node1"},
+		"multi-doc.yaml":      {"default/alpha-node1", "default/beta-node1", "default/gamma-node1"},
+		"comments.yaml":       {"default/commented-node1"},
+		"marker-content.yaml": {"default/after-comment-node1", "default/on-marker-node1", "default/after-tag-node1"},
+		"crlf.yaml":           {"default/crlf-node1", "default/crlf-second-node1"},
+		"tabs.json":           {"kube-system/tabbed-node1"},
+		"empty.yaml":          nil,
+		"comments-only.yaml":  nil,
+		"pinned-uid.yaml":     {"default/pinned-node1"},
+		"anchors.yaml":        {"default/anchored-node1"},
+		"static-etcd.yaml":    {"kube-system/etcd-node1"},
+	}
+	seen := map[string]bool{}
+	for _, fixture := range fixtures(t, "valid") {
+		base := filepath.Base(fixture)
+		seen[base] = true
+		want, ok := cases[base]
+		if !ok {
+			t.Errorf("fixture %s has no case in TestLoadValidFixtures", base)
+			continue
+		}
+		t.Run(base, func(t *testing.T) {
+			pods, problems := loadFixture(t, fixture)
+			if len(problems) > 0 {
+				t.Fatalf("problems:\n%v", problems)
+			}
+			if got := names(pods); !slices.Equal(got, want) {
+				t.Errorf("pods %q, want %q", got, want)
+			}
+			for _, p := range pods {
+				if p.Kind != "Pod" || p.APIVersion != "v1" {
+					t.Errorf("%s: kind %q apiVersion %q, want Pod v1", p.Name, p.Kind, p.APIVersion)
+				}
+			}
+		})
+	}
+	for base := range cases {
+		if !seen[base] {
+			t.Errorf("case %s has no fixture", base)
+		}
+	}
+}
+
+// wantProblem is a problem a fixture must report: its line, its field path
+// and words its message holds.
+type wantProblem struct {
+	line  int
+	field string
+	text  string
+}
+
+func TestLoadInvalidFixtures(t *testing.T) {
+	cases := map[string][]wantProblem{
+		"misspelt-field.yaml": {
+			{9, "spec.containers[0].imagePullPolice", `unknown field "imagePullPolice": did you mean "imagePullPolicy"?`},
+		},
+		"three-pods-one-invalid.yaml": {
+			{15, "spec.restartPolicy", `Unsupported value: "Sometimes"`},
+			{17, "spec.containers[0].image", "Required value"},
+			{18, "spec.containers[1].name", `Duplicate value: "c"`},
+		},
+		"wrong-types.yaml": {
+			{6, "spec.hostNetwork", `must be a boolean (true or false), not the string "true"`},
+			{11, "spec.containers[0].ports[0].containerPort", `must be an integer, not the string "8080"`},
+			{14, "spec.containers[0].env[0].value", `must be a string, not the integer 8080: quote it ("8080")`},
+			{16, "spec.containers[0].env[1].value", "must be a string, not the boolean true"},
+			{17, "spec.containers[0].args", "must be a list"},
+		},
+		"duplicate-keys.yaml": {
+			{7, "metadata.labels[app]", "duplicate key (first at line 6)"},
+			{12, "spec.containers[0].image", "duplicate field (first at line 11)"},
+		},
+		"unknown-kind.yaml": {
+			{2, "kind", `Unsupported value: "Pods"`},
+		},
+		"missing-apiversion.yaml": {
+			{1, "apiVersion", "Required value"},
+		},
+		"deployment.yaml": {
+			{1, "apiVersion", `Unsupported value: "apps/v1"`},
+			{2, "kind", `Unsupported value: "Deployment"`},
+		},
+		"duplicate-pod.yaml": {
+			{10, "metadata.name", "pod default/twice-node1 is defined twice in this file (first at line 1)"},
+		},
+		"syntax-error.yaml": {
+			{14, "", "invalid YAML: mapping values are not allowed"},
+		},
+		"alias-cycle.yaml": {
+			{11, "spec.containers[0].resources.limits[cpu]", "alias *loop refers to a value that contains it"},
+		},
+		"billion-laughs.yaml": {
+			{7, "x-anchors", `unknown field "x-anchors"`},
+			{8, "spec.containers[0].resources.limits[cpu]", "aliases expand this document to too many values"},
+		},
+		"podlist-bad-item.json": {
+			{10, "items[1].apiVersion", `Unsupported value: "apps/v1"`},
+			{11, "items[1].kind", `Unsupported value: "Deployment": a PodList may hold only Pods`},
+		},
+	}
+	seen := map[string]bool{}
+	for _, fixture := range fixtures(t, "invalid") {
+		base := filepath.Base(fixture)
+		seen[base] = true
+		want, ok := cases[base]
+		if !ok {
+			t.Errorf("fixture %s has no case in TestLoadInvalidFixtures", base)
+			continue
+		}
+		t.Run(base, func(t *testing.T) {
+			pods, problems := loadFixture(t, fixture)
+			if len(pods) > 0 {
+				t.Errorf("an invalid file yielded pods %q; a file is all or nothing", names(pods))
+			}
+			checkProblems(t, problems, goldenPath(fixture), want)
+		})
+	}
+	for base := range cases {
+		if !seen[base] {
+			t.Errorf("case %s has no fixture", base)
+		}
+	}
+}
+
+// checkProblems asserts that got is exactly want, in order, every problem
+// naming file.
+func checkProblems(t *testing.T, got Problems, file string, want []wantProblem) {
+	t.Helper()
+	for i, p := range got {
+		if p.File != file {
+			t.Errorf("problem %d names file %q, want %q", i, p.File, file)
+		}
+		if i >= len(want) {
+			t.Errorf("unexpected problem: %s", p)
+			continue
+		}
+		w := want[i]
+		if p.Line != w.line || p.Field != w.field || !strings.Contains(p.Message, w.text) {
+			t.Errorf("problem %d:\n got  %d %s: %s\n want %d %s: ...%s...", i, p.Line, p.Field, p.Message, w.line, w.field, w.text)
+		}
+	}
+	for _, w := range want[min(len(got), len(want)):] {
+		t.Errorf("missing problem: %d %s: %s", w.line, w.field, w.text)
+	}
+}
+
+func TestLoadInline(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n"
+	cases := []struct {
+		name string
+		data string
+		pods []string
+		want []wantProblem
+	}{
+		{name: "syntax error in a later document keeps file lines",
+			data: pod + "---\n" + strings.Replace(pod, "name: p", "name: q", 1) + "---\napiVersion: v1\nkind: Pod\nmetadata: [\n",
+			want: []wantProblem{{21, "", "invalid YAML"}}},
+		{name: "validation error in a later document keeps file lines",
+			data: pod + "---\n" + strings.Replace(pod, "busybox:1.36", "''", 1),
+			want: []wantProblem{{17, "spec.containers[0].image", "Required value"}}},
+		{name: "CRLF lines are counted once",
+			data: strings.ReplaceAll(pod+"---\n"+strings.Replace(pod, "name: c", "nam: c", 1), "\n", "\r\n"),
+			want: []wantProblem{{16, "spec.containers[0].nam", `did you mean "name"?`}}},
+		{name: "misspelt case gets the case-sensitive hint",
+			data: strings.Replace(pod, "image:", "Image:", 1),
+			want: []wantProblem{{8, "spec.containers[0].Image", `did you mean "image"? (field names are case-sensitive)`}}},
+		{name: "a field far from any other lists the allowed ones",
+			data: strings.Replace(pod, "  name: p", "  name: p\n  zzzzzz: 1", 1),
+			want: []wantProblem{{5, "metadata.zzzzzz", "allowed here: "}}},
+		{name: "a document that is not a mapping",
+			data: pod + "---\n- a\n- b\n",
+			want: []wantProblem{{10, "", "must be a mapping"}}},
+		{name: "missing kind still reports unknown fields",
+			data: "apiVersion: v1\nmetadata: {name: p}\nspecs: {}\n",
+			want: []wantProblem{{1, "kind", "Required value"}, {3, "specs", `did you mean "spec"?`}}},
+		{name: "merge keys: own keys win, earlier merged mappings win",
+			data: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: m\n  labels:\n    <<: [{a: first, b: first}, {b: second, c: second}]\n    a: own\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n",
+			pods: []string{"default/m-node1"}},
+		{name: "a merge key needs a mapping",
+			data: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: m\n  labels:\n    <<: [a, b]\nspec: {}\n",
+			want: []wantProblem{{6, "metadata.labels", "a merge key (<<) takes a mapping or a list of mappings"}, {6, "metadata.labels", "a merge key"}}},
+		{name: "a quoted << is an ordinary key",
+			data: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: m\n  annotations:\n    '<<': x\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n",
+			want: []wantProblem{{5, "metadata.annotations", `Invalid value: "<<"`}}},
+		{name: "a merge that refers to its own mapping",
+			data: "apiVersion: v1\nkind: Pod\nmetadata: &m\n  name: m\n  <<: *m\nspec: {}\n",
+			want: []wantProblem{{5, "metadata", "alias *m refers to a value that contains it"}}},
+		{name: "an alias reused in two fields",
+			data: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: &l {app: a}\n  annotations: *l\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n",
+			pods: []string{"default/a-node1"}},
+		{name: "an empty List",
+			data: "apiVersion: v1\nkind: List\nitems: []\n"},
+		{name: "null documents",
+			data: "---\n~\n",
+			want: []wantProblem{{2, "", "must be a mapping"}}},
+		{name: "a PodList item's field is placed at its line",
+			data: "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n  spec:\n    containers:\n    - name: c\n      image: busybox:1.36\n- metadata: {name: b}\n  spec:\n    containers:\n    - name: c\n      image: busybox:1.36\n      imagePullPolicy: Sometimes\n",
+			want: []wantProblem{{14, "items[1].spec.containers[0].imagePullPolicy", `Unsupported value: "Sometimes"`}}},
+		{name: "the same name in two namespaces is two pods",
+			data: pod + "---\n" + strings.Replace(pod, "  name: p", "  name: p\n  namespace: other", 1),
+			pods: []string{"default/p-node1", "other/p-node1"}},
+		{name: "status is dropped",
+			data: pod + "status:\n  phase: Running\n",
+			pods: []string{"default/p-node1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pods, problems := Load("m.yaml", []byte(c.data), goldenOptions)
+			if got := names(pods); !slices.Equal(got, c.pods) {
+				t.Errorf("pods %q, want %q", got, c.pods)
+			}
+			checkProblems(t, problems, "m.yaml", c.want)
+			for _, p := range pods {
+				if p.Status.Phase != "" {
+					t.Errorf("status kept: %+v", p.Status)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadMergedValues(t *testing.T) {
+	pods, problems := loadFixture(t, filepath.Join(fixtureDir, "valid", "anchors.yaml"))
+	if len(problems) > 0 || len(pods) != 1 {
+		t.Fatalf("pods %q problems %v", names(pods), problems)
+	}
+	p := pods[0]
+	if got := p.Annotations["tier"]; got != "overridden" {
+		t.Errorf("annotation tier %q: a key written beside a merge key must win", got)
+	}
+	if got := p.Annotations["app"]; got != "anchored" {
+		t.Errorf("annotation app %q, want the merged value", got)
+	}
+	side := p.Spec.Containers[1]
+	if side.Name != "side" || side.Image != "busybox:1.36" || side.ImagePullPolicy != v1.PullNever {
+		t.Errorf("side container %q %q %q: want the own name, the first merge's image, the second's pull policy", side.Name, side.Image, side.ImagePullPolicy)
+	}
+	if env := p.Spec.Containers[0].Env; len(env) != 1 || env[0].Value != "init" {
+		t.Errorf("aliased env %+v", env)
+	}
+}
+
+func TestLoadSizeLimit(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n"
+	// Exactly MaxFileSize: a pod padded with a comment is still read.
+	atLimit := []byte(pod + "#" + strings.Repeat("x", MaxFileSize-len(pod)-2) + "\n")
+	if len(atLimit) != MaxFileSize {
+		t.Fatalf("built %d bytes", len(atLimit))
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(path, atLimit, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if pods, problems := LoadFile(path, goldenOptions); len(problems) > 0 || len(pods) != 1 {
+		t.Fatalf("a file of exactly %d bytes: pods %q problems %v", MaxFileSize, names(pods), problems)
+	}
+
+	over := append(atLimit, '\n')
+	if pods, problems := Load("big.yaml", over, goldenOptions); len(pods) > 0 || len(problems) != 1 ||
+		problems[0].File != "big.yaml" || !strings.Contains(problems[0].Message, "10 MiB") {
+		t.Errorf("Load of %d bytes: pods %q problems %v", len(over), names(pods), problems)
+	}
+	if err := os.WriteFile(path, over, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if pods, problems := LoadFile(path, goldenOptions); len(pods) > 0 || len(problems) != 1 ||
+		problems[0].File != path || !strings.Contains(problems[0].Message, "10 MiB") {
+		t.Errorf("LoadFile of %d bytes: pods %q problems %v", len(over), names(pods), problems)
+	}
+}
+
+func TestLoadFileMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gone.yaml")
+	pods, problems := LoadFile(path, goldenOptions)
+	if len(pods) > 0 || len(problems) != 1 || problems[0].File != path || !strings.Contains(problems[0].Message, "cannot read") {
+		t.Errorf("pods %q problems %v", names(pods), problems)
+	}
+}
+
+// TestLoadSameAsLoadFile: LoadFile reads the file and loads it under its
+// path, nothing else.
+func TestLoadSameAsLoadFile(t *testing.T) {
+	fixture := filepath.Join(fixtureDir, "valid", "multi-doc.yaml")
+	fromFile, p1 := LoadFile(fixture, goldenOptions)
+	fromBytes, p2 := Load(fixture, readFixture(t, fixture), goldenOptions)
+	if len(p1)+len(p2) > 0 || len(fromFile) != 3 {
+		t.Fatalf("problems %v %v, %d pods", p1, p2, len(fromFile))
+	}
+	for i := range fromFile {
+		if fromFile[i].UID != fromBytes[i].UID {
+			t.Errorf("pod %d: UID %s from the file, %s from its bytes", i, fromFile[i].UID, fromBytes[i].UID)
+		}
+	}
+}
+
+func TestProblemString(t *testing.T) {
+	cases := []struct {
+		p    Problem
+		want string
+	}{
+		{Problem{File: "a.yaml", Line: 3, Field: "spec.x", Message: "bad"}, "a.yaml:3: spec.x: bad"},
+		{Problem{File: "a.yaml", Message: "bad"}, "a.yaml: bad"},
+		{Problem{File: "a.yaml", Line: 1, Message: "bad"}, "a.yaml:1: bad"},
+	}
+	for _, c := range cases {
+		if got := c.p.String(); got != c.want {
+			t.Errorf("%q, want %q", got, c.want)
+		}
+	}
+	ps := Problems{cases[0].p, cases[1].p}
+	if got := ps.Error(); got != "a.yaml:3: spec.x: bad\na.yaml: bad" {
+		t.Errorf("Error() = %q", got)
+	}
+}
+
+// TestLoadProblemsInLineOrder: problems come in the order of the file even
+// when validation finds them in another order.
+func TestLoadProblemsInLineOrder(t *testing.T) {
+	data := readFixture(t, filepath.Join(fixtureDir, "invalid", "three-pods-one-invalid.yaml"))
+	_, problems := Load("f.yaml", data, goldenOptions)
+	if len(problems) < 2 || !slices.IsSortedFunc(problems, func(a, b Problem) int { return a.Line - b.Line }) {
+		t.Errorf("problems not in line order:\n%v", problems)
+	}
+	if !bytes.Contains(data, []byte("restartPolicy: Sometimes")) {
+		t.Fatal("fixture changed")
+	}
+}

@@ -1,0 +1,110 @@
+package manifest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSplitDocuments(t *testing.T) {
+	type doc struct {
+		line int
+		data string
+	}
+	cases := []struct {
+		name string
+		in   string
+		want []doc
+	}{
+		{"empty", "", nil},
+		{"blank and comments", "\n# a\n  # b\n\n", nil},
+		{"one document", "a: 1\nb: 2\n", []doc{{1, "a: 1\nb: 2\n"}}},
+		{"no final newline", "a: 1", []doc{{1, "a: 1"}}},
+		{"leading marker", "---\na: 1\n", []doc{{2, "a: 1\n"}}},
+		{"trailing marker", "a: 1\n---\n", []doc{{1, "a: 1\n"}}},
+		{"trailing marker, no newline", "a: 1\n---", []doc{{1, "a: 1\n"}}},
+		{"two documents", "a: 1\n---\nb: 2\n", []doc{{1, "a: 1\n"}, {3, "b: 2\n"}}},
+		{"empty documents between", "---\n---\n\n---\na: 1\n---\n# c\n---\n", []doc{{5, "a: 1\n"}}},
+		{"marker with trailing blanks is bare", "a: 1\n---  \t\nb: 2\n", []doc{{1, "a: 1\n"}, {3, "b: 2\n"}}},
+		{"marker with content keeps its line", "a: 1\n--- {b: 2}\n", []doc{{1, "a: 1\n"}, {2, "--- {b: 2}\n"}}},
+		{"marker with a comment keeps its line", "--- # x\nb: 2\n", []doc{{1, "--- # x\nb: 2\n"}}},
+		{"marker with a tag", "--- !!map\nb: 2\n", []doc{{1, "--- !!map\nb: 2\n"}}},
+		{"tab after the marker", "---\t{b: 2}\n", []doc{{1, "---\t{b: 2}\n"}}},
+		{"document end marker", "a: 1\n...\n# after\nb: 2\n", []doc{{1, "a: 1\n"}, {3, "# after\nb: 2\n"}}},
+		{"not markers", "a: ---\n----\n---x\n ---\n", []doc{{1, "a: ---\n----\n---x\n ---\n"}}},
+		{"CRLF", "a: 1\r\n---\r\nb: 2\r\n", []doc{{1, "a: 1\r\n"}, {3, "b: 2\r\n"}}},
+		{"directive only", "%YAML 1.2\n---\na: 1\n", []doc{{3, "a: 1\n"}}},
+		{"block scalar ends at a marker", "s: |\n  text\n---\nb: 2\n", []doc{{1, "s: |\n  text\n"}, {4, "b: 2\n"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got []doc
+			for _, d := range splitDocuments([]byte(c.in)) {
+				got = append(got, doc{d.line, string(d.data)})
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("split %q:\n got  %+v\n want %+v", c.in, got, c.want)
+			}
+		})
+	}
+}
+
+// TestSplitKeepsBytes: the documents are sub-slices of the input (no copy)
+// and, with the bare markers and blank documents, make up all of it.
+func TestSplitKeepsBytes(t *testing.T) {
+	in := []byte("a: 1\n---\nb: 2\n--- {c: 3}\n...\n")
+	docs := splitDocuments(in)
+	if len(docs) != 3 {
+		t.Fatalf("%d documents", len(docs))
+	}
+	if &docs[0].data[0] != &in[0] {
+		t.Error("the first document is a copy")
+	}
+	var joined strings.Builder
+	for _, d := range docs {
+		joined.Write(d.data)
+	}
+	if joined.String() != "a: 1\nb: 2\n--- {c: 3}\n" {
+		t.Errorf("documents hold %q", joined.String())
+	}
+}
+
+// TestLoadLinearInDocuments guards against loading time that grows with the
+// square of the documents (each document parsed with the lines before it,
+// or a list's bytes hashed once per item): 20 times the input must take far
+// less than 400 times as long.
+func TestLoadLinearInDocuments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test")
+	}
+	docs := func(n int) []byte { return []byte(strings.Repeat("{}\n---\n", n)) }
+	items := func(n int) []byte {
+		return []byte(`{"apiVersion": "v1", "kind": "List", "items": [` + strings.Repeat(`{"metadata": {"name": "n"}, "spec": {}},`, n) + "{}]}")
+	}
+	for name, gen := range map[string]func(int) []byte{"documents": docs, "list items": items} {
+		t.Run(name, func(t *testing.T) {
+			small, large := gen(1000), gen(20000)
+			if len(large) > MaxFileSize {
+				t.Fatalf("the large input is %d bytes, over the limit", len(large))
+			}
+			timeLoad := func(data []byte) time.Duration {
+				best := time.Duration(1 << 62)
+				for range 2 {
+					start := time.Now()
+					if _, problems := Load("f.yaml", data, goldenOptions); len(problems) == 0 {
+						t.Fatal("no problems")
+					}
+					best = min(best, time.Since(start))
+				}
+				return best
+			}
+			s, l := timeLoad(small), timeLoad(large)
+			// Linear is 20x; allow 4x that for noise, garbage collection and
+			// caches. Quadratic would be 400x.
+			if l > 80*s+50*time.Millisecond {
+				t.Errorf("%s: 1000 took %v, 20000 took %v: not linear", name, s, l)
+			}
+		})
+	}
+}
