@@ -58,6 +58,11 @@ type harness struct {
 	procs       []*proc
 	extraFlags  []string
 	manifestOpt string
+	// bridge and cidr are the test's own pod network.
+	bridge string
+	cidr   string
+	// ipamDir is where runner keeps its network state.
+	netDir string
 }
 
 // proc is a running runner process.
@@ -112,7 +117,10 @@ func newHarness(t *testing.T, flags ...string) *harness {
 		instance:   "e2e-" + hex.EncodeToString(b),
 		rt:         rt,
 		extraFlags: flags,
+		bridge:     "re" + hex.EncodeToString(b),
+		cidr:       fmt.Sprintf("10.220.%d.0/24", b[0]),
 	}
+	h.netDir = filepath.Join(h.root, "net")
 	t.Cleanup(h.cleanup)
 	return h
 }
@@ -138,6 +146,8 @@ func (h *harness) cleanup() {
 			h.t.Logf("cleanup: remove %s: %v", c.Name, err)
 		}
 	}
+	// The test's bridge (its veths went with the containers' namespaces).
+	_ = exec.Command("ip", "link", "del", h.bridge).Run()
 	if h.t.Failed() {
 		for i, p := range procs {
 			h.t.Logf("runner %d output:\n%s", i, p.Output())
@@ -155,6 +165,9 @@ func (h *harness) args(extra ...string) []string {
 		"--log-level", "debug",
 		"--restart-backoff-initial", "1s",
 		"--restart-backoff-max", "4s",
+		"--pod-cidr", h.cidr,
+		"--cni-bridge-name", h.bridge,
+		"--cni-conf-dir", filepath.Join(h.root, "no-cni-conf"),
 	}
 	a = append(a, h.extraFlags...)
 	return append(a, extra...)
