@@ -192,6 +192,20 @@ func startRunner(t *testing.T, rt *fake.Runtime, cfg Config) *harness {
 	h := &harness{t: t, rt: rt, r: r, snaps: make(chan manifest.Snapshot), cancel: cancel, done: make(chan error, 1), firstCall: len(rt.Calls())}
 	go func() { h.done <- r.Run(ctx, h.snaps) }()
 	t.Cleanup(func() { h.stop() })
+	// Let the watcher make its first relist before the test sends anything:
+	// a relist read before a worker's changes and applied after them makes
+	// the loop forget them for a while (TestLoopStaleRelistKeepsNewContainers
+	// shows it); the other tests are not about that.
+	match := LabelInstance + "=" + cfg.InstanceID
+	waitFor(t, "the watcher's first relist", func() bool {
+		n := 0
+		for _, c := range h.callsOf("ListContainers") {
+			if c.Arg == match {
+				n++
+			}
+		}
+		return n >= 2
+	})
 	return h
 }
 

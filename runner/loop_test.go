@@ -351,10 +351,6 @@ func TestLoopCrashLoopBackOff(t *testing.T) {
 	clock := newTestClock()
 	rt.Now = clock.Now
 	h := startRunner(t, rt, Config{Now: clock.Now, Backoff: fastBackoff})
-	// With the clock stopped a failed sync's retry (1s on the clock) never
-	// comes: keep clear of the stale first relist (see
-	// TestLoopStaleRelistKeepsNewContainers) by letting it happen first.
-	waitFor(t, "the watcher's first relist", func() bool { return len(h.callsOf("ListContainers")) >= 2 })
 	pod := loadPod(t, podYAML("web", "", "app"))
 	h.send(pod)
 	waitFor(t, "the pod to run", func() bool { return running(t, rt, pod, "app") })
