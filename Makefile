@@ -7,7 +7,8 @@ GO ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN := bin/runner
 ROOT_DIR ?= /var/lib/runner
-GOTEST_FLAGS ?= -count=1 -timeout 25m
+# -p 1: the Docker and CNI suites run one at a time (they share one engine).
+GOTEST_FLAGS ?= -count=1 -p 1 -timeout 25m
 
 .PHONY: all build setup run test unit fuzz bench vet fmt clean
 

@@ -34,7 +34,7 @@ func TestKubeadmHostNetworkPod(t *testing.T) {
 	}
 	h.writeManifest("kube-scheduler.yaml", m)
 	h.start()
-	await(t, 30*time.Second, "kube-scheduler running", func() bool { return h.running("kube-scheduler", "kube-scheduler") })
+	await(t, 60*time.Second, "kube-scheduler running", func() bool { return h.running("kube-scheduler", "kube-scheduler") })
 
 	if st, err := os.Stat(conf); err != nil || !st.Mode().IsRegular() {
 		t.Fatalf("hostPath FileOrCreate did not create %s: %v", conf, err)

@@ -32,7 +32,7 @@ spec:
     command: ["sh", "-c", "`+sleeper+`"]
 `)
 	p := h.start()
-	await(t, 30*time.Second, "pod web running", func() bool { return h.running("web", "httpd", "side") })
+	await(t, 60*time.Second, "pod web running", func() bool { return h.running("web", "httpd", "side") })
 
 	cs := h.podContainers("web")
 	sb := cs["POD"][0]
@@ -79,7 +79,7 @@ func TestKilledContainerRestartsWithBackoff(t *testing.T) {
 	h := newHarness(t)
 	h.writeManifest("crash.yaml", pod("crash", "Always", sleeper))
 	h.start()
-	await(t, 30*time.Second, "pod running", func() bool { return h.running("crash", "main") })
+	await(t, 60*time.Second, "pod running", func() bool { return h.running("crash", "main") })
 
 	kill := func(attempt int) time.Time {
 		t.Helper()
@@ -137,7 +137,7 @@ func TestRestartPolicyMatrix(t *testing.T) {
 	for i, c := range cases {
 		what := fmt.Sprintf("%s exit %d", c.policy, c.code)
 		if c.restart {
-			await(t, 30*time.Second, what+": restarted", func() bool {
+			await(t, 60*time.Second, what+": restarted", func() bool {
 				for _, ct := range h.podContainers(name(i))["main"] {
 					if ct.Labels[runner.LabelRestartCount] != "0" {
 						return true
@@ -149,7 +149,7 @@ func TestRestartPolicyMatrix(t *testing.T) {
 		}
 		// A pod that runs to its end has its sandbox stopped, and its
 		// container is never restarted.
-		await(t, 30*time.Second, what+": sandbox stopped", func() bool {
+		await(t, 60*time.Second, what+": sandbox stopped", func() bool {
 			cs := h.podContainers(name(i))
 			return len(cs["POD"]) == 1 && cs["POD"][0].State == runtime.StateExited
 		})
@@ -172,7 +172,7 @@ func TestEditedManifestStopsOldPodBeforeNewStarts(t *testing.T) {
 	h := newHarness(t)
 	h.writeManifest("edit.yaml", pod("edit", "Always", sleeper))
 	h.start()
-	await(t, 30*time.Second, "v1 running", func() bool { return h.running("edit", "main") })
+	await(t, 60*time.Second, "v1 running", func() bool { return h.running("edit", "main") })
 	oldUID := h.podContainers("edit")["POD"][0].Labels[runner.LabelPodUID]
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -226,7 +226,7 @@ func TestRemovedManifestHonoursGracePeriod(t *testing.T) {
 	h.writeManifest("stubborn.yaml", strings.Replace(pod("stubborn", "Always", "trap '' TERM; while true; do sleep 0.2; done"),
 		"terminationGracePeriodSeconds: 5", "terminationGracePeriodSeconds: 3", 1))
 	h.start()
-	await(t, 30*time.Second, "pods running", func() bool { return h.running("polite", "main") && h.running("stubborn", "main") })
+	await(t, 60*time.Second, "pods running", func() bool { return h.running("polite", "main") && h.running("stubborn", "main") })
 
 	gone := func(name string) func() bool {
 		return func() bool { return len(h.podContainers(name)) == 0 }
@@ -234,12 +234,12 @@ func TestRemovedManifestHonoursGracePeriod(t *testing.T) {
 	t0 := time.Now()
 	h.removeManifest("polite.yaml")
 	await(t, 20*time.Second, "polite pod removed", gone("polite"))
-	if d := time.Since(t0); d > 2500*time.Millisecond {
-		t.Errorf("a container that exits on SIGTERM took %v to be removed", d)
+	if d := time.Since(t0); d > 4*time.Second {
+		t.Errorf("a container that exits on SIGTERM took %v to be removed: it waited for (most of) its 5s grace period", d)
 	}
 	t0 = time.Now()
 	h.removeManifest("stubborn.yaml")
-	await(t, 30*time.Second, "stubborn pod removed", gone("stubborn"))
+	await(t, 60*time.Second, "stubborn pod removed", gone("stubborn"))
 	if d := time.Since(t0); d < 3*time.Second {
 		t.Errorf("a container that ignores SIGTERM was removed after %v, before its 3s grace period", d)
 	}
@@ -251,7 +251,7 @@ func TestKill9AndRestartRestartsNothing(t *testing.T) {
 		h.writeManifest(n+".yaml", pod(n, "Always", sleeper))
 	}
 	p := h.start()
-	await(t, 30*time.Second, "pods running", func() bool {
+	await(t, 60*time.Second, "pods running", func() bool {
 		return h.running("a", "main") && h.running("b", "main") && h.running("c", "main")
 	})
 	before := map[string]time.Time{}
@@ -291,13 +291,13 @@ func TestOrphansOfRemovedManifestsAreTornDown(t *testing.T) {
 	h.writeManifest("keep.yaml", pod("keep", "Always", sleeper))
 	h.writeManifest("gone.yaml", pod("gone", "Always", sleeper))
 	p := h.start()
-	await(t, 30*time.Second, "pods running", func() bool { return h.running("keep", "main") && h.running("gone", "main") })
+	await(t, 60*time.Second, "pods running", func() bool { return h.running("keep", "main") && h.running("gone", "main") })
 	p.stop(t)
 	h.removeManifest("gone.yaml")
 	keep := h.podContainers("keep")["main"][0]
 
 	h.start()
-	await(t, 30*time.Second, "orphan removed", func() bool { return len(h.podContainers("gone")) == 0 })
+	await(t, 60*time.Second, "orphan removed", func() bool { return len(h.podContainers("gone")) == 0 })
 	now := h.podContainers("keep")["main"]
 	if len(now) != 1 || now[0].ID != keep.ID || now[0].State != runtime.StateRunning {
 		t.Fatalf("the desired pod was touched: %v", names(now))

@@ -135,7 +135,7 @@ func TestPodsTalkOverPodIPsAndHostPort(t *testing.T) {
 `, ""))
 	h.writeManifest("b.yaml", httpPod("b", "", ""))
 	h.start()
-	await(t, 30*time.Second, "pods running", func() bool { return h.running("a", "web") && h.running("b", "web") })
+	await(t, 60*time.Second, "pods running", func() bool { return h.running("a", "web") && h.running("b", "web") })
 
 	ipA, ipB := h.podIP("a"), h.podIP("b")
 	prefix := netip.MustParsePrefix(h.cidr)
@@ -179,7 +179,7 @@ func TestPodsTalkOverPodIPsAndHostPort(t *testing.T) {
 	for _, n := range []string{"a", "b", "c"} {
 		h.removeManifest(n + ".yaml")
 	}
-	await(t, 30*time.Second, "pods removed", func() bool { return len(h.containers()) == 0 })
+	await(t, 60*time.Second, "pods removed", func() bool { return len(h.containers()) == 0 })
 	h.assertNoNetworkLeft()
 	if _, err := httpGet("127.0.0.1:18080"); err == nil {
 		t.Errorf("the hostPort still answers after the pod was removed")
@@ -207,7 +207,7 @@ func TestDNSFilesPerPolicy(t *testing.T) {
 `))
 	h.writeManifest("cf.yaml", httpPod("cf", "", "  hostname: box\n  subdomain: sub\n"))
 	h.start("--cluster-dns", "192.0.2.100")
-	await(t, 30*time.Second, "pods running", func() bool {
+	await(t, 60*time.Second, "pods running", func() bool {
 		return h.running("def", "web") && h.running("none", "web") && h.running("cf", "web")
 	})
 	for _, tc := range []struct {
@@ -243,7 +243,7 @@ func TestSmallPodCIDRNeverExhausts(t *testing.T) {
 		for _, n := range names {
 			h.writeManifest(n+".yaml", pod(n, "Always", sleeper))
 		}
-		await(t, 30*time.Second, fmt.Sprintf("round %d running", round), func() bool {
+		await(t, 60*time.Second, fmt.Sprintf("round %d running", round), func() bool {
 			for _, n := range names {
 				if !h.running(n, "main") {
 					return false
@@ -254,7 +254,7 @@ func TestSmallPodCIDRNeverExhausts(t *testing.T) {
 		for _, n := range names {
 			h.removeManifest(n + ".yaml")
 		}
-		await(t, 30*time.Second, fmt.Sprintf("round %d removed", round), func() bool { return len(h.containers()) == 0 })
+		await(t, 60*time.Second, fmt.Sprintf("round %d removed", round), func() bool { return len(h.containers()) == 0 })
 	}
 	if n := p.countLog("no pod IP left"); n != 0 {
 		t.Fatalf("the /29 ran out of addresses %d times", n)
