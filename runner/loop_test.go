@@ -299,11 +299,13 @@ func TestLoopRestartsExitedContainer(t *testing.T) {
 	waitFor(t, "the pod to run", func() bool { return running(t, rt, pod, "app", "other") })
 	otherBefore, _ := latestOf(t, rt, pod, "other")
 
+	var exitedIDs []string
 	for attempt := 1; attempt <= 3; attempt++ {
 		c, _ := latestOf(t, rt, pod, "app")
 		if err := rt.Exit(c.ID, 3); err != nil {
 			t.Fatal(err)
 		}
+		exitedIDs = append(exitedIDs, c.ID)
 		waitFor(t, fmt.Sprintf("attempt %d to run", attempt), func() bool {
 			c, ok := latestOf(t, rt, pod, "app")
 			return ok && attemptOf(&c) == attempt && c.State == runtime.StateRunning
@@ -316,31 +318,43 @@ func TestLoopRestartsExitedContainer(t *testing.T) {
 			cs := containerStatusNamed(t, st.Status.ContainerStatuses, "app")
 			return cs.RestartCount == int32(attempt) && cs.State.Running != nil
 		})
-		cs := containerStatusNamed(t, h.status(pod).Status.ContainerStatuses, "app")
-		if lt := cs.LastTerminationState.Terminated; lt == nil || lt.ExitCode != 3 {
-			t.Errorf("attempt %d: lastState = %+v, want the exit with 3", attempt, cs.LastTerminationState)
-		}
 	}
 	c, _ := latestOf(t, rt, pod, "app")
 	if c.Name != containerName("app", pod, 3) {
 		t.Errorf("restarted container name = %q, want attempt 3's", c.Name)
 	}
-	// The sibling and the sandbox were not restarted.
-	if now, _ := latestOf(t, rt, pod, "other"); now.ID != otherBefore.ID || now.State != runtime.StateRunning {
-		t.Errorf("the sibling container changed: %s %v, was %s", now.ID, now.State, otherBefore.ID)
-	}
 	if creates := h.callsOf("CreateContainer"); callIndex(creates, "CreateContainer", sandboxName(pod, 1)) >= 0 {
 		t.Error("a container exit made a new sandbox")
 	}
-	// Old instances are garbage collected: at most the latest dead one stays.
-	waitFor(t, "old instances to be removed", func() bool {
-		n := 0
-		for _, c := range podContainers(t, rt, pod) {
-			if c.Labels[LabelContainerName] == "app" {
-				n++
-			}
-		}
-		return n <= 2
+	if now, _ := latestOf(t, rt, pod, "other"); now.ID != otherBefore.ID || now.State != runtime.StateRunning {
+		t.Errorf("the sibling container changed: %s %v, was %s", now.ID, now.State, otherBefore.ID)
+	}
+
+	// Let the loop finish with attempt 3: restart the sibling, whose plan
+	// comes after the one that follows attempt 3's start.
+	if err := rt.Exit(otherBefore.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the sibling's restart", func() bool {
+		c, _ := latestOf(t, rt, pod, "other")
+		return attemptOf(&c) == 1 && c.State == runtime.StateRunning
+	})
+	// Old instances are garbage, but the latest dead one stays, as the
+	// kubelet keeps it: its exit is the lastState, its log `logs --previous`.
+	present := map[string]bool{}
+	for _, c := range podContainers(t, rt, pod) {
+		present[c.ID] = true
+	}
+	if present[exitedIDs[0]] || present[exitedIDs[1]] {
+		t.Errorf("attempts 0 and 1 not removed")
+	}
+	if !present[exitedIDs[2]] {
+		t.Fatalf("attempt 2, the latest dead instance, was removed: no lastState, no previous log")
+	}
+	waitFor(t, "lastState of the exit with 3", func() bool {
+		cs := containerStatusNamed(t, h.status(pod).Status.ContainerStatuses, "app")
+		lt := cs.LastTerminationState.Terminated
+		return cs.RestartCount == 3 && lt != nil && lt.ExitCode == 3 && lt.ContainerID == "docker://"+exitedIDs[2]
 	})
 }
 

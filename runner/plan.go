@@ -85,7 +85,11 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 		acts = append(acts, action{kind: actRemoveContainer, id: old.ID, reason: "old sandbox"})
 	}
 	for name, list := range byName {
-		for _, c := range list[:len(list)-1] {
+		keep := len(list) - 2 // the latest dead instance before the current one
+		for i, c := range list[:len(list)-1] {
+			if i == keep && c.State == runtime.StateExited {
+				continue
+			}
 			if c.State == runtime.StateRunning {
 				acts = append(acts, action{kind: actStopContainer, id: c.ID, container: name, reason: "superseded"})
 			}
@@ -99,6 +103,12 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 	}
 
 	if podFinished(pod, byName) {
+		// Sidecars do not keep a finished pod alive.
+		for _, ic := range pod.Spec.InitContainers {
+			if list := byName[ic.Name]; len(list) > 0 && list[len(list)-1].State == runtime.StateRunning {
+				acts = append(acts, action{kind: actStopContainer, id: list[len(list)-1].ID, container: ic.Name, reason: "the pod has finished"})
+			}
+		}
 		if sb != nil && sb.State == runtime.StateRunning {
 			acts = append(acts, action{kind: actStopSandbox, id: sb.ID, reason: "all containers have terminated"})
 		}

@@ -96,10 +96,10 @@ func qosClass(pod *v1.Pod) v1.PodQOSClass {
 // OOM score adjustment the kubelet gives each QoS class.
 func containerResources(pod *v1.Pod, c *v1.Container) runtime.Resources {
 	var r runtime.Resources
+	// No CPU request: the minimum shares (2), as the kubelet gives, not the
+	// engine's default 1024.
 	cpuReq := c.Resources.Requests[v1.ResourceCPU]
-	if !cpuReq.IsZero() {
-		r.CPUShares = max(cpuReq.MilliValue()*1024/1000, 2)
-	}
+	r.CPUShares = max(cpuReq.MilliValue()*1024/1000, 2)
 	if cpuLim := c.Resources.Limits[v1.ResourceCPU]; !cpuLim.IsZero() {
 		r.CPUPeriod = 100000
 		r.CPUQuota = max(cpuLim.MilliValue()*100, 1000)

@@ -184,7 +184,12 @@ func containerStatus(c *v1.Container, instances []*runtime.Container, st *podSta
 				Message: "back-off " + t.Sub(now).Round(time.Second).String() + " restarting failed container=" + c.Name,
 			}}
 		}
-		cs.Ready = last.State == runtime.StateRunning && !init
+		// As the kubelet reports it: an app container or a sidecar is ready
+		// when it runs, a regular init container once it has succeeded.
+		cs.Ready = last.State == runtime.StateRunning
+		if init && !isSidecar(c) {
+			cs.Ready = last.State == runtime.StateExited && last.ExitCode == 0
+		}
 	} else {
 		cs.State = v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: reasonContainerCreating}}
 	}
