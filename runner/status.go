@@ -121,8 +121,8 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 			running++
 		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
 			succeeded++
-		case cs.State.Terminated != nil:
-			failed++
+		case cs.State.Terminated != nil, cs.LastTerminationState.Terminated != nil:
+			failed++ // exited, or waiting to restart after an exit
 		default:
 			waiting++
 		}
@@ -134,12 +134,11 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 		s.Phase = v1.PodSucceeded
 	case finished:
 		s.Phase = v1.PodFailed
-	case initDone && running+succeeded+failed == n && (running > 0 || pod.Spec.RestartPolicy == v1.RestartPolicyAlways):
-		s.Phase = v1.PodRunning
-	case initDone && running > 0:
-		s.Phase = v1.PodRunning
-	default:
+	case !initDone || waiting > 0:
+		// As the kubelet's getPhase: a container has not been started yet.
 		s.Phase = v1.PodPending
+	default:
+		s.Phase = v1.PodRunning // every container runs, ran or is restarting
 	}
 	if st.sandboxErr != "" && (sb == nil || sb.State != runtime.StateRunning) {
 		s.Reason, s.Message = "SandboxFailed", st.sandboxErr
