@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -101,7 +102,18 @@ type loadedPod struct {
 // loadDocument decodes one document: a Pod, a PodList or a List of Pods.
 func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problems) {
 	var root yaml.Node
-	if err := yaml.Unmarshal(doc.data, &root); err != nil {
+	dec0 := yaml.NewDecoder(bytes.NewReader(doc.data))
+	if err := dec0.Decode(&root); errors.Is(err, io.EOF) {
+		return nil, nil
+	} else if err != nil {
+		return nil, Problems{yamlProblem(file, doc.line, err)}
+	}
+	// splitDocuments leaves one document here; should the parser see
+	// another, say so rather than drop it.
+	var extra yaml.Node
+	if err := dec0.Decode(&extra); err == nil {
+		return nil, Problems{{File: file, Line: doc.line - 1 + extra.Line, Message: "a second YAML document starts here; put each document after a --- line of its own"}}
+	} else if !errors.Is(err, io.EOF) {
 		return nil, Problems{yamlProblem(file, doc.line, err)}
 	}
 	// yaml numbers the document's lines; make them the file's.

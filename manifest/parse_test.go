@@ -188,6 +188,12 @@ func TestLoadInline(t *testing.T) {
 		{name: "CRLF lines are counted once",
 			data: strings.ReplaceAll(pod+"---\n"+strings.Replace(pod, "name: c", "nam: c", 1), "\n", "\r\n"),
 			want: []wantProblem{{16, "spec.containers[0].nam", `did you mean "name"?`}}},
+		{name: "lone CR line endings: both documents, lines counted as YAML counts them",
+			data: strings.ReplaceAll(pod+"---\n"+strings.Replace(pod, "name: p", "name: q", 1), "\n", "\r"),
+			pods: []string{"default/p-node1", "default/q-node1"}},
+		{name: "lone CR line endings: problem lines",
+			data: strings.ReplaceAll(pod+"---\n"+strings.Replace(pod, "image:", "imag:", 1), "\n", "\r"),
+			want: []wantProblem{{17, "spec.containers[0].imag", `did you mean "image"?`}}},
 		{name: "misspelt case gets the case-sensitive hint",
 			data: strings.Replace(pod, "image:", "Image:", 1),
 			want: []wantProblem{{8, "spec.containers[0].Image", `did you mean "image"? (field names are case-sensitive)`}}},
@@ -351,5 +357,15 @@ func TestLoadProblemsInLineOrder(t *testing.T) {
 	}
 	if !bytes.Contains(data, []byte("restartPolicy: Sometimes")) {
 		t.Fatal("fixture changed")
+	}
+}
+
+// TestLoadDocumentRefusesASecondDocument: should splitDocuments ever leave
+// two documents in one, the second is reported, never dropped.
+func TestLoadDocumentRefusesASecondDocument(t *testing.T) {
+	pods, problems := loadDocument("f.yaml", document{line: 5, data: []byte("apiVersion: v1\nkind: List\n---\napiVersion: v1\n")}, goldenOptions)
+	checkProblems(t, problems, "f.yaml", []wantProblem{{7, "", "a second YAML document starts here"}})
+	if len(pods) > 0 {
+		t.Errorf("pods %v", pods)
 	}
 }

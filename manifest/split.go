@@ -11,19 +11,18 @@ type document struct {
 // splitDocuments cuts data at YAML document markers ("---" or "..." at the
 // start of a line). A marker can only stand in column 0 outside a scalar, so
 // splitting on lines is exact for the block-style YAML and JSON manifests are
-// written in. Each document keeps its own bytes: they are what a pod's UID
-// hashes, so editing one document leaves the other pods of a file alone.
-// Called by Load.
+// written in. Lines end where the YAML parser ends them (LF, CRLF, a lone
+// CR, NEL, LS or PS), so no marker hides from the split and line numbers
+// agree with the parser's. Each document keeps its own bytes: they are what
+// a pod's UID hashes, so editing one document leaves the other pods of a
+// file alone. Called by Load.
 func splitDocuments(data []byte) []document {
 	var docs []document
 	start, startLine, line := 0, 1, 1
 	for off := 0; off < len(data); {
-		end := bytes.IndexByte(data[off:], '\n')
-		next := len(data)
-		if end >= 0 {
-			next = off + end + 1
-		}
-		text := bytes.TrimRight(data[off:next], "\r\n")
+		end, width := lineBreak(data, off)
+		next := end + width
+		text := data[off:end]
 		if isMarker(text, "---") || isMarker(text, "...") {
 			docs = append(docs, document{line: startLine, data: data[start:off]})
 			// What follows "--- " on the marker line belongs to the next
@@ -31,7 +30,7 @@ func splitDocuments(data []byte) []document {
 			// bare marker is left out, so a pod's bytes do not depend on
 			// whether it is a file's first document or a later one.
 			start, startLine = off, line
-			if isMarker(text, "...") || len(bytes.TrimSpace(text[3:])) == 0 {
+			if isMarker(text, "...") || len(bytes.Trim(text[3:], " \t")) == 0 {
 				start, startLine = next, line+1
 			}
 		}
@@ -48,6 +47,32 @@ func splitDocuments(data []byte) []document {
 	return out
 }
 
+// lineBreak finds the end of the line that starts at off: the index of its
+// line break and the break's width in bytes (0 at the end of data). The
+// breaks are YAML's: LF, CRLF, CR, and the UTF-8 NEL, LS and PS.
+func lineBreak(data []byte, off int) (end, width int) {
+	for i := off; i < len(data); i++ {
+		switch data[i] {
+		case '\n':
+			return i, 1
+		case '\r':
+			if i+1 < len(data) && data[i+1] == '\n' {
+				return i, 2
+			}
+			return i, 1
+		case 0xC2: // NEL is C2 85
+			if i+1 < len(data) && data[i+1] == 0x85 {
+				return i, 2
+			}
+		case 0xE2: // LS is E2 80 A8, PS is E2 80 A9
+			if i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xA8 || data[i+2] == 0xA9) {
+				return i, 3
+			}
+		}
+	}
+	return len(data), 0
+}
+
 // isMarker reports whether a line is the document marker m, alone or
 // followed by a space or tab and more text.
 func isMarker(line []byte, m string) bool {
@@ -59,20 +84,20 @@ func isMarker(line []byte, m string) bool {
 }
 
 // blankYAML reports whether a document holds only blank lines, comments,
-// directives and markers.
+// directives and markers (what YAML reads as no document at all).
 func blankYAML(data []byte) bool {
-	for _, l := range bytes.Split(data, []byte("\n")) {
-		t := bytes.TrimSpace(l)
-		if len(t) == 0 || t[0] == '#' || t[0] == '%' {
-			continue
+	for off := 0; off < len(data); {
+		end, width := lineBreak(data, off)
+		line := data[off:end]
+		off = end + width
+		t := bytes.Trim(line, " \t")
+		switch {
+		case len(t) == 0, t[0] == '#', line[0] == '%':
+		case isMarker(line, "---") && len(bytes.Trim(line[3:], " \t")) == 0:
+		case isMarker(line, "..."):
+		default:
+			return false
 		}
-		if isMarker(t, "---") && len(bytes.TrimSpace(t[3:])) == 0 {
-			continue
-		}
-		if isMarker(t, "...") {
-			continue
-		}
-		return false
 	}
 	return true
 }
