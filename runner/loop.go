@@ -34,8 +34,11 @@ type loop struct {
 type observedUpdate struct {
 	containers []runtime.Container
 	removed    []string
-	// full: a complete list; containers not in it are gone.
+	// full: a complete list; containers not in it are gone, unless the loop
+	// learnt of them from a later read.
 	full bool
+	// seq numbers the engine read (Runner.nextSeq, taken before it began).
+	seq uint64
 }
 
 func (l *loop) run(ctx context.Context, snaps <-chan manifest.Snapshot) error {
@@ -104,11 +107,13 @@ func (l *loop) applySnapshot(s manifest.Snapshot) {
 	for uid, pod := range next {
 		if old, ok := l.desired[uid]; !ok || old != pod {
 			l.dirty[uid] = true
+			l.podState(uid).urgent = true
 		}
 	}
 	for uid, pod := range l.desired {
 		if _, ok := next[uid]; !ok {
 			l.dirty[uid] = true
+			l.podState(uid).urgent = true
 			l.r.log.Info("pod removed from desired state", "pod", podKey(pod), "uid", uid)
 		}
 	}
@@ -130,21 +135,27 @@ func (l *loop) applyObserved(u observedUpdate) {
 			seen[c.ID] = true
 		}
 		for id := range l.observed.byID {
-			if !seen[id] {
+			if !seen[id] && l.observed.touched[id] < u.seq {
 				u.removed = append(u.removed, id)
+			}
+		}
+		// Tombstones older than a complete list are no longer needed.
+		for id, seq := range l.observed.gone {
+			if seq < u.seq {
+				delete(l.observed.gone, id)
 			}
 		}
 	}
 	for _, c := range u.containers {
-		l.putContainer(c)
+		l.putContainer(c, u.seq)
 	}
 	for _, id := range u.removed {
-		l.removeContainer(id)
+		l.removeContainer(id, u.seq)
 	}
 }
 
-func (l *loop) putContainer(c runtime.Container) {
-	if !l.observed.put(c) {
+func (l *loop) putContainer(c runtime.Container, seq uint64) {
+	if !l.observed.put(c, seq) {
 		return
 	}
 	uid := podUIDOf(&c)
@@ -152,13 +163,14 @@ func (l *loop) putContainer(c runtime.Container) {
 	l.noteExit(uid, &c)
 }
 
-func (l *loop) removeContainer(id string) {
+func (l *loop) removeContainer(id string, seq uint64) {
 	c := l.observed.byID[id]
 	if c == nil {
+		l.observed.remove(id, seq) // a tombstone against stale reads
 		return
 	}
 	key := nameKeyOf(c)
-	uid := l.observed.remove(id)
+	uid := l.observed.remove(id, seq)
 	l.dirty[uid] = true
 	if len(l.observed.byPod[uid]) == 0 {
 		// A pod that is gone may have held back its successor.
@@ -229,6 +241,10 @@ func (l *loop) dispatch(ctx context.Context) {
 		if l.running >= l.r.cfg.MaxParallel {
 			break
 		}
+		if now.Before(st.retryAt) && !st.urgent {
+			continue // after a failure; the timer brings it back
+		}
+		st.retryAt, st.urgent = time.Time{}, false
 		delete(l.dirty, uid)
 		v := l.view(uid)
 		acts, wake := plan(v, now)
@@ -268,9 +284,14 @@ func (l *loop) view(uid types.UID) *podView {
 
 func (l *loop) resetTimer(now time.Time) {
 	var next time.Time
-	for _, st := range l.pods {
-		if !st.wake.IsZero() && (next.IsZero() || st.wake.Before(next)) {
-			next = st.wake
+	for uid, st := range l.pods {
+		for _, t := range []time.Time{st.wake, st.retryAt} {
+			if t.IsZero() || (t.Equal(st.retryAt) && !l.dirty[uid]) {
+				continue
+			}
+			if next.IsZero() || t.Before(next) {
+				next = t
+			}
 		}
 	}
 	if !l.timer.Stop() {
@@ -307,10 +328,10 @@ func (l *loop) applyResult(res workResult) {
 	}
 	st.sandboxErr = res.sandboxErr
 	for _, c := range res.containers {
-		l.putContainer(c)
+		l.putContainer(c, res.seq)
 	}
 	for _, id := range res.removed {
-		l.removeContainer(id)
+		l.removeContainer(id, res.seq)
 	}
 	if res.err != nil && !errors.Is(res.err, context.Canceled) {
 		if pod := l.desired[res.uid]; pod != nil {
@@ -318,9 +339,10 @@ func (l *loop) applyResult(res workResult) {
 		} else {
 			l.r.log.Warn("teardown failed", "uid", res.uid, "error", res.err)
 		}
-		// Retry after a short pause rather than spinning.
-		st.wake = l.r.cfg.Now().Add(time.Second)
-		delete(l.dirty, res.uid)
+		// Retry after a short pause rather than spinning on the echoes of
+		// the failed step; what changed meanwhile stays dirty and is seen
+		// then, a change of the desired pod at once.
+		st.retryAt = now.Add(time.Second)
 	}
 }
 

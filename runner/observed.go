@@ -14,13 +14,20 @@ type observedState struct {
 	// byName: namespace/name → UIDs that have containers, to hold a new pod
 	// back until its predecessor is gone.
 	byName map[string]map[types.UID]bool
+	// touched: the sequence number (Runner.nextSeq) of the engine read that
+	// last put a container; gone: of the one that removed it. A read that
+	// began before either is stale for that container.
+	touched map[string]uint64
+	gone    map[string]uint64
 }
 
 func newObservedState() *observedState {
 	return &observedState{
 		byID:   map[string]*runtime.Container{},
 		byPod:  map[types.UID]map[string]*runtime.Container{},
-		byName: map[string]map[types.UID]bool{},
+		byName:  map[string]map[types.UID]bool{},
+		touched: map[string]uint64{},
+		gone:    map[string]uint64{},
 	}
 }
 
@@ -28,12 +35,17 @@ func nameKeyOf(c *runtime.Container) string {
 	return c.Labels[LabelPodNamespace] + "/" + c.Labels[LabelPodName]
 }
 
-// put records c unless what is known of it is newer (a container only moves
-// forward: created → running → exited). It returns whether anything changed.
-func (o *observedState) put(c runtime.Container) bool {
+// put records c, read from the engine by the read numbered seq, unless what
+// is known of it is newer: it was removed after that read began, or its state
+// is behind (a container only moves forward: created → running → exited).
+// It returns whether anything changed.
+func (o *observedState) put(c runtime.Container, seq uint64) bool {
 	uid := podUIDOf(&c)
-	if uid == "" {
+	if uid == "" || o.gone[c.ID] > seq {
 		return false
+	}
+	if seq > o.touched[c.ID] {
+		o.touched[c.ID] = seq
 	}
 	if c.State == runtime.StateCreated && (c.Error != "" || c.ExitCode != 0) {
 		// The engine could not start it: it is as good as exited.
@@ -69,13 +81,18 @@ func sameContainer(a, b *runtime.Container) bool {
 		a.StartedAt.Equal(b.StartedAt) && a.FinishedAt.Equal(b.FinishedAt)
 }
 
-// remove forgets a container; it returns its pod UID ("" if unknown).
-func (o *observedState) remove(id string) types.UID {
+// remove forgets a container, as the read numbered seq found it gone; it
+// returns its pod UID ("" if unknown).
+func (o *observedState) remove(id string, seq uint64) types.UID {
 	c, ok := o.byID[id]
+	if seq > o.gone[id] {
+		o.gone[id] = seq
+	}
 	if !ok {
 		return ""
 	}
 	delete(o.byID, id)
+	delete(o.touched, id)
 	uid := podUIDOf(c)
 	delete(o.byPod[uid], id)
 	if len(o.byPod[uid]) == 0 {

@@ -102,11 +102,12 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 		}
 	}
 
-	if podFinished(pod, byName) {
-		// Sidecars do not keep a finished pod alive.
-		for _, ic := range pod.Spec.InitContainers {
-			if list := byName[ic.Name]; len(list) > 0 && list[len(list)-1].State == runtime.StateRunning {
-				acts = append(acts, action{kind: actStopContainer, id: list[len(list)-1].ID, container: ic.Name, reason: "the pod has finished"})
+	if podFinished(pod, sb, byName) {
+		// Sidecars, and containers that outlived a lost sandbox under
+		// restartPolicy Never, do not keep a finished pod alive.
+		for name, list := range byName {
+			if last := list[len(list)-1]; last.State == runtime.StateRunning {
+				acts = append(acts, action{kind: actStopContainer, id: last.ID, container: name, reason: "the pod has finished"})
 			}
 		}
 		if sb != nil && sb.State == runtime.StateRunning {
@@ -138,8 +139,8 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 		}
 		acts = append(acts, action{kind: actCreateSandbox, attempt: attempt, reason: "no running sandbox"})
 		// Start the first containers right away with the new sandbox.
-		starts, _ := planContainers(v, pod, nil, byName, now)
-		return append(acts, starts...), time.Time{}
+		starts, wake := planContainers(v, pod, nil, byName, now)
+		return append(acts, starts...), wake
 	}
 	starts, wake := planContainers(v, pod, sb, byName, now)
 	return append(acts, starts...), wake
@@ -149,16 +150,21 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 // then the app containers of a pod whose sandbox sb is running (nil: being
 // created in the same plan).
 func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[string][]*runtime.Container, now time.Time) (acts []action, wake time.Time) {
-	latest := func(name string) *runtime.Container {
-		if list := byName[name]; len(list) > 0 {
-			c := list[len(list)-1]
-			// A container of an older sandbox does not count in a new one.
-			if sb == nil || c.Labels[LabelSandboxID] != sb.ID {
-				return nil
-			}
-			return c
+	// latest is the instance that decides what a container needs. One of an
+	// older sandbox counts only for an app container that has exited: its
+	// exit decides a restart under the restartPolicy (OnFailure does not
+	// rerun a container that succeeded). Init containers run again in a new
+	// sandbox, and a running one of an old sandbox is being stopped.
+	latest := func(name string, init bool) *runtime.Container {
+		list := byName[name]
+		if len(list) == 0 {
+			return nil
 		}
-		return nil
+		c := list[len(list)-1]
+		if (sb == nil || c.Labels[LabelSandboxID] != sb.ID) && (init || c.State != runtime.StateExited) {
+			return nil
+		}
+		return c
 	}
 	nextAttempt := func(name string) int {
 		if list := byName[name]; len(list) > 0 {
@@ -195,6 +201,12 @@ func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[s
 			return false
 		default: // exited
 			policy := pod.Spec.RestartPolicy
+			if c.Labels[LabelContainerHash] != v.hashes[name] {
+				// Stopped for a spec change (a pinned metadata.uid): the new
+				// spec has not run yet, whatever the restartPolicy.
+				start(name, init)
+				return false
+			}
 			if init {
 				if c.ExitCode == 0 {
 					return true
@@ -214,7 +226,7 @@ func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[s
 
 	for i := range pod.Spec.InitContainers {
 		ic := &pod.Spec.InitContainers[i]
-		c := latest(ic.Name)
+		c := latest(ic.Name, true)
 		if isSidecar(ic) {
 			if c != nil && c.State == runtime.StateRunning && c.Labels[LabelContainerHash] == v.hashes[ic.Name] {
 				continue // a running sidecar lets the next init container start
@@ -232,7 +244,7 @@ func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[s
 	}
 	for i := range pod.Spec.Containers {
 		name := pod.Spec.Containers[i].Name
-		check(name, latest(name), false)
+		check(name, latest(name, false), false)
 	}
 	return acts, wake
 }
@@ -242,13 +254,18 @@ func isSidecar(c *v1.Container) bool {
 }
 
 // podFinished reports whether a pod has run to its end: restartPolicy Never
-// or OnFailure, every app container terminated and none to be restarted, or
-// an init container failed under restartPolicy Never.
-func podFinished(pod *v1.Pod, byName map[string][]*runtime.Container) bool {
+// or OnFailure, every app container terminated and none to be restarted; or,
+// under restartPolicy Never, an init container failed or the sandbox was lost
+// after containers ran (the kubelet makes no second sandbox for such a pod).
+// sb is the latest sandbox, nil if none.
+func podFinished(pod *v1.Pod, sb *runtime.Container, byName map[string][]*runtime.Container) bool {
 	if pod.Spec.RestartPolicy == v1.RestartPolicyAlways {
 		return false
 	}
 	if pod.Spec.RestartPolicy == v1.RestartPolicyNever {
+		if sb != nil && sb.State != runtime.StateRunning && len(byName) > 0 {
+			return true
+		}
 		for i := range pod.Spec.InitContainers {
 			ic := &pod.Spec.InitContainers[i]
 			if list := byName[ic.Name]; len(list) > 0 && !isSidecar(ic) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -61,7 +62,12 @@ type Runner struct {
 	pauseReady bool
 	// oomFloor is the lowest OOM score adjustment the kernel lets us set.
 	oomFloor int
+	// seq numbers engine reads, so the loop can tell a stale one.
+	seq atomic.Uint64
 }
+
+// nextSeq numbers an engine read; take it before the read begins.
+func (r *Runner) nextSeq() uint64 { return r.seq.Add(1) }
 
 // DefaultInstanceID derives an instance id from the root dir, so two runners
 // with different root dirs on one engine never touch each other's pods.
@@ -143,6 +149,10 @@ func (r *Runner) Run(ctx context.Context, snaps <-chan manifest.Snapshot) error 
 type podState struct {
 	busy bool      // a worker is carrying out a plan
 	wake time.Time // look again then (backoff)
+	// retryAt: after a failed step, the pod is planned again no sooner
+	// (unless urgent: its desired state changed).
+	retryAt time.Time
+	urgent  bool
 	// backoff per container name, and when its replacement may start.
 	backoff     map[string]restart.Backoff
 	pullBackoff map[string]restart.Backoff

@@ -128,7 +128,7 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 		}
 	}
 	n := len(pod.Spec.Containers)
-	finished := podFinished(pod, byName)
+	finished := podFinished(pod, sb, byName)
 	switch {
 	case finished && failed == 0 && succeeded == n:
 		s.Phase = v1.PodSucceeded

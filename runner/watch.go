@@ -16,13 +16,14 @@ func (r *Runner) instanceMatch() map[string]string {
 // listAll lists and inspects every container of this instance: the full
 // observed state. Called at start by the loop and by the watcher's relist.
 func (r *Runner) listAll(ctx context.Context) (observedUpdate, error) {
+	seq := r.nextSeq()
 	cctx, cancel := r.call(ctx)
 	list, err := r.cfg.Runtime.ListContainers(cctx, r.instanceMatch())
 	cancel()
 	if err != nil {
 		return observedUpdate{}, errorf("list containers of instance %s: %w", r.cfg.InstanceID, err)
 	}
-	u := observedUpdate{full: true, containers: make([]runtime.Container, 0, len(list))}
+	u := observedUpdate{full: true, seq: seq, containers: make([]runtime.Container, 0, len(list))}
 	for _, c := range list {
 		full, err := r.inspect(ctx, c.ID)
 		if errors.Is(err, runtime.ErrNotFound) {
@@ -117,19 +118,20 @@ func (r *Runner) watch(ctx context.Context, updates chan<- observedUpdate) {
 // eventUpdate turns an event into an observed update: the container as it
 // is now, or its removal.
 func (r *Runner) eventUpdate(ctx context.Context, ev runtime.Event) (observedUpdate, bool) {
+	seq := r.nextSeq()
 	switch ev.Action {
 	case runtime.EventDestroy:
-		return observedUpdate{removed: []string{ev.ContainerID}}, true
+		return observedUpdate{removed: []string{ev.ContainerID}, seq: seq}, true
 	case runtime.EventStart, runtime.EventDie, runtime.EventCreate:
 		c, err := r.inspect(ctx, ev.ContainerID)
 		if errors.Is(err, runtime.ErrNotFound) {
-			return observedUpdate{removed: []string{ev.ContainerID}}, true
+			return observedUpdate{removed: []string{ev.ContainerID}, seq: seq}, true
 		}
 		if err != nil {
 			r.log.Warn("inspect after event failed", "container_id", ev.ContainerID, "event", ev.Action, "error", err)
 			return observedUpdate{}, false
 		}
-		return observedUpdate{containers: []runtime.Container{c}}, true
+		return observedUpdate{containers: []runtime.Container{c}, seq: seq}, true
 	}
 	return observedUpdate{}, false
 }

@@ -32,6 +32,8 @@ type workResult struct {
 	pullFailed []string
 	sandboxErr string
 	err        error
+	// seq numbers the worker's final engine read (see Runner.nextSeq).
+	seq uint64
 }
 
 // podLogger is the logger of one pod.
@@ -133,6 +135,7 @@ func (r *Runner) work(ctx context.Context, o workOrder, results chan<- workResul
 	}
 	// Report the containers touched as they are now, so the loop does not
 	// plan on stale state while the engine's events are on their way.
+	res.seq = r.nextSeq()
 	for id := range touched {
 		c, err := r.inspect(context.WithoutCancel(ctx), id)
 		if errors.Is(err, runtime.ErrNotFound) {
