@@ -23,8 +23,8 @@ type observedState struct {
 
 func newObservedState() *observedState {
 	return &observedState{
-		byID:   map[string]*runtime.Container{},
-		byPod:  map[types.UID]map[string]*runtime.Container{},
+		byID:    map[string]*runtime.Container{},
+		byPod:   map[types.UID]map[string]*runtime.Container{},
 		byName:  map[string]map[types.UID]bool{},
 		touched: map[string]uint64{},
 		gone:    map[string]uint64{},
