@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -180,5 +179,3 @@ func newPodState() *podState {
 }
 
 func podKey(pod *v1.Pod) string { return pod.Namespace + "/" + pod.Name }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

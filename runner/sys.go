@@ -6,9 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -25,9 +25,11 @@ func memoryCapacity() int64 {
 	return int64(si.Totalram) * int64(si.Unit)
 }
 
-// hostIP is the address of the interface of the default route, or the first
-// non-loopback IPv4 address.
-func hostIP() string {
+// hostIP is the host's first non-loopback IPv4 address, looked up once: it
+// goes into every pod status, which must not cost a syscall each time.
+var hostIP = sync.OnceValue(lookupHostIP)
+
+func lookupHostIP() string {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return ""
@@ -62,8 +64,6 @@ func mountTmpfs(dir string, size *resource.Quantity) error {
 	}
 	return nil
 }
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 // oomScoreFloor is the lowest oom_score_adj this process may give its
 // children: without CAP_SYS_RESOURCE (as in some containers and sandboxes)

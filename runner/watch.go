@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/runner-dev/runner/runner/runtime"
@@ -21,7 +22,7 @@ func (r *Runner) listAll(ctx context.Context) (observedUpdate, error) {
 	list, err := r.cfg.Runtime.ListContainers(cctx, r.instanceMatch())
 	cancel()
 	if err != nil {
-		return observedUpdate{}, errorf("list containers of instance %s: %w", r.cfg.InstanceID, err)
+		return observedUpdate{}, fmt.Errorf("list containers of instance %s: %w", r.cfg.InstanceID, err)
 	}
 	u := observedUpdate{full: true, seq: seq, containers: make([]runtime.Container, 0, len(list))}
 	for _, c := range list {
@@ -42,7 +43,7 @@ func (r *Runner) inspect(ctx context.Context, id string) (runtime.Container, err
 	defer cancel()
 	c, err := r.cfg.Runtime.InspectContainer(cctx, id)
 	if err != nil {
-		return c, errorf("inspect container %s: %w", id, err)
+		return c, fmt.Errorf("inspect container %s: %w", id, err)
 	}
 	return c, nil
 }
