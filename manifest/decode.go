@@ -87,7 +87,15 @@ func (d *decoder) leave(n *yaml.Node) {
 
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
+// full reports whether the decoder lists no more problems.
+func (d *decoder) full() bool { return len(d.problems) > maxProblems }
+
+// addf records a problem. Past maxProblems (one more is kept, for Load to
+// see there were more) it formats nothing.
 func (d *decoder) addf(line int, path, format string, args ...any) {
+	if d.full() {
+		return
+	}
 	d.problems = append(d.problems, Problem{File: d.file, Line: line, Field: path, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -213,7 +221,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		seen[name] = k.Line
 		idx, ok := fields.byName[name]
 		if !ok {
-			d.addf(k.Line, fpath, "unknown field %q%s", name, fields.suggest(name))
+			if !d.full() { // suggest is dear: skip it once nothing is listed
+				d.addf(k.Line, fpath, "unknown field %q%s", name, fields.suggest(name))
+			}
 			continue
 		}
 		d.lines[fpath] = k.Line
@@ -515,6 +525,9 @@ func (f *structFields) suggest(name string) string {
 		if strings.EqualFold(cand, name) {
 			return fmt.Sprintf(": did you mean %q? (field names are case-sensitive)", cand)
 		}
+		if abs(len(cand)-len(name)) >= bestDist {
+			continue // the distance is at least the difference in length
+		}
 		if d := editDistance(strings.ToLower(cand), strings.ToLower(name)); d < bestDist {
 			best, bestDist = cand, d
 		}
@@ -523,6 +536,13 @@ func (f *structFields) suggest(name string) string {
 		return fmt.Sprintf(": did you mean %q?", best)
 	}
 	return fmt.Sprintf(": allowed here: %s", strings.Join(f.names, ", "))
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // editDistance is the Levenshtein distance of a and b.

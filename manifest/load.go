@@ -21,6 +21,11 @@ import (
 // MaxFileSize is the largest manifest file runner reads.
 const MaxFileSize = 10 << 20
 
+// maxProblems is the most problems one file lists. Past it a reader fixes
+// the first ones and tries again; and a file of short bad lines must not
+// cost a hundred times its size in messages.
+const maxProblems = 100
+
 // Options say how to identify the pods of a file.
 type Options struct {
 	// NodeName is appended to every pod name: <name>-<node>.
@@ -45,7 +50,12 @@ func Load(file string, data []byte, opts Options) ([]*v1.Pod, Problems) {
 		problems Problems
 		names    = map[string]int{} // namespace/name → line
 	)
+	stoppedAt := 0 // the line of the first document not checked
 	for _, doc := range splitDocuments(data) {
+		if len(problems) >= maxProblems {
+			stoppedAt = doc.line
+			break
+		}
 		got, probs := loadDocument(file, doc, opts)
 		problems = append(problems, probs...)
 		for _, p := range got {
@@ -63,6 +73,14 @@ func Load(file string, data []byte, opts Options) ([]*v1.Pod, Problems) {
 		// In the order of the file, as a compiler lists errors; validation
 		// finds them in the order of its checks.
 		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
+		if len(problems) > maxProblems || stoppedAt > 0 {
+			line := stoppedAt
+			if len(problems) > maxProblems {
+				line = problems[maxProblems].Line
+			}
+			problems = append(problems[:min(len(problems), maxProblems)], Problem{File: file, Line: line,
+				Message: fmt.Sprintf("more than %d problems; fix these first (from here on, the file was not fully checked)", maxProblems)})
+		}
 		return nil, problems
 	}
 	return pods, nil
@@ -148,6 +166,9 @@ func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problem
 		// a long list is hashed once, not once per item) and its own node.
 		docSum := sha256.Sum256(doc.data)
 		for i := range list.Items {
+			if len(problems) > maxProblems {
+				break
+			}
 			prefix := "items[" + strconv.Itoa(i) + "]"
 			item := &list.Items[i]
 			if item.Kind != "" && item.Kind != "Pod" {
@@ -179,6 +200,9 @@ func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problem
 		SetDefaults(pod)
 		Identify(pod, IdentityInput{Source: opts.Source, File: file, Content: r.hashed, NodeName: opts.NodeName, Now: opts.Now})
 		for _, fe := range Validate(pod) {
+			if len(problems) > maxProblems {
+				break
+			}
 			field := fe.Field
 			problems = append(problems, Problem{File: file, Line: dec.line(r.prefix, field), Field: joinPath(r.prefix, field), Message: fe.ErrorBody()})
 		}

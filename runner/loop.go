@@ -42,7 +42,8 @@ type observedUpdate struct {
 }
 
 func (l *loop) run(ctx context.Context, snaps <-chan manifest.Snapshot) error {
-	first, err := l.r.listAll(ctx)
+	cache := inspectCache{}
+	first, err := l.r.listAll(ctx, cache)
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func (l *loop) run(ctx context.Context, snaps <-chan manifest.Snapshot) error {
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		l.r.watch(watchCtx, l.updates)
+		l.r.watch(watchCtx, cache, l.updates)
 	}()
 	defer func() {
 		stopWatch()

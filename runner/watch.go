@@ -14,9 +14,16 @@ func (r *Runner) instanceMatch() map[string]string {
 	return map[string]string{LabelInstance: r.cfg.InstanceID}
 }
 
-// listAll lists and inspects every container of this instance: the full
-// observed state. Called at start by the loop and by the watcher's relist.
-func (r *Runner) listAll(ctx context.Context) (observedUpdate, error) {
+// inspectCache remembers the last inspection of each container, so a relist
+// inspects only the containers that are new or whose state changed: in a
+// steady state a relist is one engine call, whatever the number of pods.
+// Owned by one goroutine at a time (the loop at start, then the watcher).
+type inspectCache map[string]runtime.Container
+
+// listAll lists every container of this instance and returns the full
+// observed state, inspecting what the cache does not already know. Called
+// at start by the loop and by the watcher's relist.
+func (r *Runner) listAll(ctx context.Context, cache inspectCache) (observedUpdate, error) {
 	seq := r.nextSeq()
 	cctx, cancel := r.call(ctx)
 	list, err := r.cfg.Runtime.ListContainers(cctx, r.instanceMatch())
@@ -25,15 +32,28 @@ func (r *Runner) listAll(ctx context.Context) (observedUpdate, error) {
 		return observedUpdate{}, fmt.Errorf("list containers of instance %s: %w", r.cfg.InstanceID, err)
 	}
 	u := observedUpdate{full: true, seq: seq, containers: make([]runtime.Container, 0, len(list))}
+	listed := make(map[string]bool, len(list))
 	for _, c := range list {
+		listed[c.ID] = true
+		if known, ok := cache[c.ID]; ok && known.State == c.State {
+			u.containers = append(u.containers, known)
+			continue
+		}
 		full, err := r.inspect(ctx, c.ID)
 		if errors.Is(err, runtime.ErrNotFound) {
+			delete(cache, c.ID)
 			continue
 		}
 		if err != nil {
 			return observedUpdate{}, err
 		}
+		cache[c.ID] = full
 		u.containers = append(u.containers, full)
+	}
+	for id := range cache {
+		if !listed[id] {
+			delete(cache, id)
+		}
 	}
 	return u, nil
 }
@@ -52,7 +72,7 @@ func (r *Runner) inspect(ctx context.Context, id string) (runtime.Container, err
 // SyncFrequency, sending what it learns to updates until ctx ends. When the
 // event stream breaks (dockerd restarted) it reconnects and relists, since
 // events may have been missed. Runs on its own goroutine, owned by Run.
-func (r *Runner) watch(ctx context.Context, updates chan<- observedUpdate) {
+func (r *Runner) watch(ctx context.Context, cache inspectCache, updates chan<- observedUpdate) {
 	send := func(u observedUpdate) bool {
 		select {
 		case updates <- u:
@@ -68,7 +88,7 @@ func (r *Runner) watch(ctx context.Context, updates chan<- observedUpdate) {
 		streamCtx, cancel := context.WithCancel(ctx)
 		events, errc := r.cfg.Runtime.Events(streamCtx, r.instanceMatch())
 		resync := func() bool {
-			u, err := r.listAll(ctx)
+			u, err := r.listAll(ctx, cache)
 			if err != nil {
 				r.log.Warn("relist failed", "error", err)
 				return true
@@ -88,6 +108,12 @@ func (r *Runner) watch(ctx context.Context, updates chan<- observedUpdate) {
 				}
 				retry = 250 * time.Millisecond
 				u, ok := r.eventUpdate(ctx, ev)
+				for _, c := range u.containers {
+					cache[c.ID] = c
+				}
+				for _, id := range u.removed {
+					delete(cache, id)
+				}
 				if ok && !send(u) {
 					break stream
 				}
