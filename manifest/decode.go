@@ -365,7 +365,8 @@ type keyValue struct{ key, value *yaml.Node }
 // Merged entries keep the lines of their anchor. Duplicate keys written in
 // n are all returned, for the caller to report.
 func (d *decoder) pairs(n *yaml.Node, path string) []keyValue {
-	var own, merged []keyValue
+	own := make([]keyValue, 0, len(n.Content)/2)
+	var merged []keyValue
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge" {
