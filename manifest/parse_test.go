@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -367,5 +368,40 @@ func TestLoadDocumentRefusesASecondDocument(t *testing.T) {
 	checkProblems(t, problems, "f.yaml", []wantProblem{{7, "", "a second YAML document starts here"}})
 	if len(pods) > 0 {
 		t.Errorf("pods %v", pods)
+	}
+}
+
+// TestLoadProblemCap: a file lists at most maxProblems problems and then
+// says there are more, so a file of short bad lines cannot make a list of
+// messages a hundred times its size.
+func TestLoadProblemCap(t *testing.T) {
+	var oneDoc strings.Builder
+	oneDoc.WriteString("apiVersion: v1\nkind: Pod\nspec:\n")
+	for i := range 500 {
+		fmt.Fprintf(&oneDoc, "  unknown%d: 1\n", i)
+	}
+	manyDocs := strings.Repeat("apiVersion: v1\nkind: Pod\nspecs: {}\n---\n", 500)
+	cases := []struct {
+		name     string
+		data     string
+		lastLine int
+	}{
+		{"one document", oneDoc.String(), 4 + maxProblems},
+		{"many documents", manyDocs, 4*maxProblems + 1}, // one problem per document: stopped at the next
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pods, problems := Load("f.yaml", []byte(c.data), goldenOptions)
+			if len(pods) > 0 || len(problems) != maxProblems+1 {
+				t.Fatalf("%d pods, %d problems, want %d problems", len(pods), len(problems), maxProblems+1)
+			}
+			last := problems[maxProblems]
+			if last.Line != c.lastLine || !strings.Contains(last.Message, fmt.Sprintf("more than %d problems", maxProblems)) {
+				t.Errorf("last problem %s, want one at line %d saying there are more", last, c.lastLine)
+			}
+			if !slices.IsSortedFunc(problems, func(a, b Problem) int { return a.Line - b.Line }) {
+				t.Error("problems not in line order")
+			}
+		})
 	}
 }
