@@ -39,6 +39,14 @@ unit:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 10m ./manifest
 
+# Benchmarks on the real engine with local images, against a minimal
+# Docker-client bound, plus the Go benchmarks of the pure parts: prints one
+# table and writes BENCHMARKS.md (about 7 minutes). It holds the Docker e2e
+# lock so that no other Docker-heavy suite runs meanwhile.
+bench: setup build
+	$(GO) build -o bin/bench ./runner/bench
+	flock /tmp/docker-e2e.lock ./bin/bench --runner-bin $(BIN) --out BENCHMARKS.md
+
 vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

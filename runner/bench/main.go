@@ -1,0 +1,208 @@
+// Command bench measures runner on the real engine with local images against
+// a bound (the same work done by a minimal program with the Docker client
+// and one CNI ADD), and runs the Go benchmarks of the pure parts. It prints
+// one table and writes it, with the machine's cores, kernel and Docker
+// version, to BENCHMARKS.md. `make bench` builds runner and runs it under
+// `flock /tmp/docker-e2e.lock`.
+//
+// Everything it creates carries its run's labels and is removed at the end,
+// also when a phase fails or the program is interrupted: runner pods by a
+// janitor runner with the same root dir (so CNI DEL and IP release happen),
+// then by force; the bound's pods by CNI DEL and removal; both bridges.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"github.com/runner-dev/runner/net/cni"
+	"github.com/runner-dev/runner/runner/runtime/docker"
+)
+
+const dockerSocket = "/var/run/docker.sock"
+
+// Networks: runner's and the bound's, each with a bridge of its own.
+const (
+	runnerCIDR   = "10.230.0.0/22"
+	runnerBridge = "rbench0"
+	boundCIDR    = "10.230.4.0/24"
+	boundBridge  = "rbenchb0"
+	boundLabel   = "io.runner.bench.run"
+)
+
+type options struct {
+	runnerBin  string
+	out        string
+	repo       string
+	goCmd      string
+	benchtime  string
+	steady     time.Duration
+	timeout    time.Duration
+	skipGo     bool
+	skipDocker bool
+}
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var o options
+	flag.StringVar(&o.runnerBin, "runner-bin", "bin/runner", "runner binary, built with CGO_ENABLED=0 (it is also the pause image)")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "markdown file to write (empty: none)")
+	flag.StringVar(&o.repo, "repo", ".", "the module's root, where go test runs")
+	flag.StringVar(&o.goCmd, "go", "go", "go command")
+	flag.StringVar(&o.benchtime, "benchtime", "200ms", "go test -benchtime")
+	flag.DurationVar(&o.steady, "steady", time.Minute, "steady-state window")
+	flag.DurationVar(&o.timeout, "timeout", 8*time.Minute, "limit of the Docker phases")
+	flag.BoolVar(&o.skipGo, "skip-go", false, "skip the Go benchmarks")
+	flag.BoolVar(&o.skipDocker, "skip-docker", false, "skip everything that uses Docker")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	m := readMachine(o.repo)
+	var rows []row
+	var failed error
+	res := &results{}
+	if !o.skipDocker {
+		if err := runDocker(ctx, o, res, &m); err != nil {
+			failed = fmt.Errorf("docker phases: %w", err)
+			fmt.Fprintln(os.Stderr, "bench:", failed)
+		}
+		rows = append(rows, dockerRows(res)...)
+	}
+	if !o.skipGo && ctx.Err() == nil {
+		logf("go benchmarks (-benchtime %s)", o.benchtime)
+		benches, err := runGoBenchmarks(ctx, o.goCmd, o.repo, o.benchtime)
+		if err != nil {
+			failed = errors.Join(failed, err)
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+		rows = append(rows, goRows(benches)...)
+	}
+	m.finish()
+	tbl := table(rows)
+	fmt.Print(tbl)
+	if failed != nil {
+		fmt.Fprintln(os.Stderr, "bench: failed; BENCHMARKS.md not written")
+		return 1
+	}
+	if o.out != "" && !o.skipDocker && !o.skipGo {
+		if err := writeMarkdown(o.out, m, tbl); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		logf("wrote %s", o.out)
+	}
+	return 0
+}
+
+// runDocker runs the bound and runner phases within o.timeout and cleans
+// up after them whatever happened.
+func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr error) {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	bin, err := filepath.Abs(o.runnerBin)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("runner binary: %w (run `make build`)", err)
+	}
+	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+dockerSocket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	adapter, err := docker.New(docker.Config{Endpoint: "unix://" + dockerSocket})
+	if err != nil {
+		return err
+	}
+	defer adapter.Close()
+	if err := checkEngine(ctx, cli, adapter, bin, m); err != nil {
+		return err
+	}
+
+	id := make([]byte, 4)
+	_, _ = rand.Read(id)
+	runID := "rbench-" + hex.EncodeToString(id)
+	dir, err := os.MkdirTemp("", "runner-bench-")
+	if err != nil {
+		return err
+	}
+	w := &world{
+		bin: bin, dir: dir, instance: runID, bridge: runnerBridge, cidr: runnerCIDR, cli: cli,
+		manifests: filepath.Join(dir, "manifests"), empty: filepath.Join(dir, "empty"),
+		root: filepath.Join(dir, "root"), cniConf: filepath.Join(dir, "cni-conf"),
+	}
+	for _, d := range []string{w.manifests, w.empty, w.root, w.cniConf, filepath.Join(dir, "bound-cni-conf")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	plugin, err := cni.New(cni.Config{
+		ConfDir: filepath.Join(dir, "bound-cni-conf"), CacheDir: filepath.Join(dir, "bound-cni-cache"),
+		BridgeName: boundBridge, CIDR: netip.MustParsePrefix(boundCIDR),
+	})
+	if err != nil {
+		return err
+	}
+	b := newBound(adapter, plugin, netip.MustParsePrefix(boundCIDR), map[string]string{boundLabel: runID})
+
+	recCtx, stopRec := context.WithCancel(context.Background())
+	w.rec = startRecorder(recCtx, cli, labelInstance, runID)
+	w.boundRec = startRecorder(recCtx, cli, boundLabel, runID)
+	defer func() {
+		logf("cleaning up (run %s)", runID)
+		cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer ccancel()
+		errs := []error{retErr, b.cleanup(cctx), removeLabelled(cctx, cli, boundLabel, runID), deleteLink(boundBridge), w.cleanup(cctx)}
+		stopRec()
+		<-w.rec.done
+		<-w.boundRec.done
+		if retErr != nil && w.proc != nil {
+			fmt.Fprintf(os.Stderr, "bench: runner's last output:\n%s", w.proc.tail(40))
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
+		retErr = errors.Join(errs...)
+	}()
+	if w.proxy, err = startProxy(filepath.Join(dir, "docker.sock"), dockerSocket); err != nil {
+		return err
+	}
+	if res.proxyHop, err = measureProxyHop(ctx, cli, w.proxy.path); err != nil {
+		return err
+	}
+	return measureRunner(ctx, w, b, res, o.steady)
+}
+
+// removeLabelled force-removes every container carrying key=value.
+func removeLabelled(ctx context.Context, cli *client.Client, key, value string) error {
+	list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", key+"="+value))})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range list {
+		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
