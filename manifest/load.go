@@ -61,7 +61,7 @@ func Load(file string, data []byte, opts Options) ([]*v1.Pod, Problems) {
 		for _, p := range got {
 			key := p.pod.Namespace + "/" + p.pod.Name
 			if prev, dup := names[key]; dup {
-				problems = append(problems, Problem{File: file, Line: p.line, Field: "metadata.name",
+				problems = append(problems, Problem{File: file, Line: p.line, Field: joinPath(p.prefix, "metadata.name"),
 					Message: fmt.Sprintf("pod %s is defined twice in this file (first at line %d)", key, prev)})
 				continue
 			}
@@ -111,17 +111,19 @@ func readCapped(path string) ([]byte, error) {
 	return data, nil
 }
 
-// loadedPod is a pod of a document with the line it starts at.
+// loadedPod is a pod of a document with the line it starts at and its
+// field path prefix ("items[2]" in lists).
 type loadedPod struct {
-	pod  *v1.Pod
-	line int
+	pod    *v1.Pod
+	line   int
+	prefix string
 }
 
 // loadDocument decodes one document: a Pod, a PodList or a List of Pods.
 func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problems) {
 	var root yaml.Node
-	dec0 := yaml.NewDecoder(bytes.NewReader(doc.data))
-	if err := dec0.Decode(&root); errors.Is(err, io.EOF) {
+	parser := yaml.NewDecoder(bytes.NewReader(doc.data))
+	if err := parser.Decode(&root); errors.Is(err, io.EOF) {
 		return nil, nil
 	} else if err != nil {
 		return nil, Problems{yamlProblem(file, doc.line, err)}
@@ -129,7 +131,7 @@ func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problem
 	// splitDocuments leaves one document here; should the parser see
 	// another, say so rather than drop it.
 	var extra yaml.Node
-	if err := dec0.Decode(&extra); err == nil {
+	if err := parser.Decode(&extra); err == nil {
 		return nil, Problems{{File: file, Line: doc.line - 1 + extra.Line, Message: "a second YAML document starts here; put each document after a --- line of its own"}}
 	} else if !errors.Is(err, io.EOF) {
 		return nil, Problems{yamlProblem(file, doc.line, err)}
@@ -206,7 +208,7 @@ func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problem
 			field := fe.Field
 			problems = append(problems, Problem{File: file, Line: dec.line(r.prefix, field), Field: joinPath(r.prefix, field), Message: fe.ErrorBody()})
 		}
-		out = append(out, loadedPod{pod: pod, line: r.line})
+		out = append(out, loadedPod{pod: pod, line: r.line, prefix: r.prefix})
 	}
 	if len(problems) > 0 {
 		return nil, problems
