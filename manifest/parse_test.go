@@ -414,3 +414,17 @@ func TestLoadProblemCap(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadOctalModes: file modes written the way people write them (0644,
+// YAML 1.1's octal, as the kubelet reads it) and 0o600 (YAML 1.2's).
+func TestLoadOctalModes(t *testing.T) {
+	data := "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  volumes:\n  - name: i\n    downwardAPI: {defaultMode: 0644, items: [{path: l, fieldRef: {fieldPath: metadata.labels}, mode: 0o600}]}\n  containers: [{name: c, image: 'b:1'}]\n"
+	pods, problems := Load("f.yaml", []byte(data), goldenOptions)
+	if len(problems) > 0 || len(pods) != 1 {
+		t.Fatalf("problems %v", problems)
+	}
+	d := pods[0].Spec.Volumes[0].DownwardAPI
+	if *d.DefaultMode != 0o644 || *d.Items[0].Mode != 0o600 {
+		t.Errorf("modes %o and %o, want 644 and 600", *d.DefaultMode, *d.Items[0].Mode)
+	}
+}
