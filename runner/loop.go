@@ -259,6 +259,7 @@ func (l *loop) dispatch(ctx context.Context) {
 			go l.r.work(ctx, workOrder{uid: uid, pod: v.desired, observed: v.observed, actions: acts, hashes: v.hashes}, l.results)
 		} else if v.desired == nil {
 			delete(l.pods, uid)
+			l.r.status.delete(uid)
 		}
 	}
 	l.resetTimer(now)
