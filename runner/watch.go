@@ -155,6 +155,9 @@ func (r *Runner) eventUpdate(ctx context.Context, ev runtime.Event) (observedUpd
 			return observedUpdate{removed: []string{ev.ContainerID}, seq: seq}, true
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return observedUpdate{}, false // shutting down
+			}
 			r.log.Warn("inspect after event failed", "container_id", ev.ContainerID, "event", ev.Action, "error", err)
 			return observedUpdate{}, false
 		}
