@@ -34,7 +34,7 @@ func Identify(pod *v1.Pod, in IdentityInput) {
 		pod.Spec.NodeName = node
 	}
 	if pod.UID == "" {
-		pod.UID = StaticUID(in.Source, in.File, in.Content)
+		pod.UID = StaticUID(in.Source, in.File, node, in.Content)
 	}
 	if pod.Annotations == nil {
 		pod.Annotations = map[string]string{}
@@ -49,15 +49,16 @@ func Identify(pod *v1.Pod, in IdentityInput) {
 }
 
 // StaticUID is the UID of a static pod: 32 hex digits of a SHA-256 over the
-// source, the file and the pod's bytes. The same bytes at the same place give
-// the same UID in every version of runner.
-func StaticUID(source, file string, content []byte) types.UID {
+// source, the file, the node name (which is part of the pod's name, as in the
+// kubelet) and the pod's bytes. The same bytes at the same place on the same
+// node give the same UID in every version of runner.
+func StaticUID(source, file, node string, content []byte) types.UID {
 	h := sha256.New()
 	h.Write([]byte("runner static pod v1\x00"))
-	h.Write([]byte(source))
-	h.Write([]byte{0})
-	h.Write([]byte(file))
-	h.Write([]byte{0})
+	for _, s := range []string{source, file, node} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
 	h.Write(content)
 	return types.UID(hex.EncodeToString(h.Sum(nil)[:16]))
 }

@@ -30,17 +30,21 @@ func uids(t *testing.T, file string, data []byte, opts Options) map[string]types
 // TestStaticUIDIsPinned: the UID scheme is part of runner's contract (a
 // changed UID restarts the pod); this vector was computed with sha256sum.
 func TestStaticUIDIsPinned(t *testing.T) {
-	got := StaticUID(SourceFile, "/etc/kubernetes/manifests/etcd.yaml", []byte("apiVersion: v1\n"))
-	if got != "d28f96a2a9d8e1283aba8f54d7372498" {
+	got := StaticUID(SourceFile, "/etc/kubernetes/manifests/etcd.yaml", "node1", []byte("apiVersion: v1\n"))
+	if got != "3905cabbdfe3521cb99a08e6fe8b49c0" {
 		t.Errorf("StaticUID = %s: the scheme changed, every static pod would restart on upgrade", got)
 	}
 	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(string(got)) {
 		t.Errorf("StaticUID %q is not 32 hex digits", got)
 	}
 	// The parts are separated: moving a byte from one to the next changes it.
-	if StaticUID("file", "ab", []byte("c")) == StaticUID("file", "a", []byte("bc")) ||
-		StaticUID("fil", "ea", []byte("b")) == StaticUID("file", "a", []byte("b")) {
-		t.Error("StaticUID does not separate source, file and content")
+	if StaticUID("file", "ab", "n", []byte("c")) == StaticUID("file", "a", "n", []byte("bc")) ||
+		StaticUID("fil", "ea", "n", []byte("b")) == StaticUID("file", "a", "n", []byte("b")) ||
+		StaticUID("file", "a", "nb", []byte("c")) == StaticUID("file", "a", "n", []byte("bc")) {
+		t.Error("StaticUID does not separate source, file, node and content")
+	}
+	if StaticUID("file", "a", "node1", nil) == StaticUID("file", "a", "node2", nil) {
+		t.Error("the node name is not part of the UID")
 	}
 }
 
@@ -138,8 +142,8 @@ func TestUIDPerDocument(t *testing.T) {
 	}
 }
 
-// TestUIDListItems: the pods of a List differ by their index even when
-// their items are alike.
+// TestUIDListItems: each pod of a List has its own UID, and editing or
+// moving one item leaves the UIDs of the others alone.
 func TestUIDListItems(t *testing.T) {
 	const list = `{"apiVersion": "v1", "kind": "List", "items": [
  {"metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}},
@@ -147,6 +151,16 @@ func TestUIDListItems(t *testing.T) {
 	got := uids(t, "l.json", []byte(list), goldenOptions)
 	if len(got) != 2 || got["default/a-node1"] == got["b/a-node1"] {
 		t.Errorf("UIDs %v", got)
+	}
+	edited := `{"apiVersion": "v1", "kind": "List", "items": [
+ {"metadata": {"name": "a", "namespace": "b"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}},
+ {"metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}}]}`
+	after := uids(t, "l.json", []byte(edited), goldenOptions)
+	if after["b/a-node1"] != got["b/a-node1"] {
+		t.Errorf("moving an item changed its UID: %s → %s", got["b/a-node1"], after["b/a-node1"])
+	}
+	if after["default/a-node1"] == got["default/a-node1"] {
+		t.Errorf("editing an item kept its UID")
 	}
 }
 
@@ -189,7 +203,7 @@ func TestIdentify(t *testing.T) {
 	if p.Name != "web-node1" || p.Spec.NodeName != "node1" || p.Namespace != "ns" {
 		t.Errorf("name %q node %q namespace %q", p.Name, p.Spec.NodeName, p.Namespace)
 	}
-	if want := StaticUID(SourceFile, "/m/web.yaml", []byte("x")); p.UID != want {
+	if want := StaticUID(SourceFile, "/m/web.yaml", "node1", []byte("x")); p.UID != want {
 		t.Errorf("UID %s, want %s", p.UID, want)
 	}
 	wantAnn := map[string]string{"keep": "me", AnnotationConfigSource: "file", AnnotationConfigHash: string(p.UID), AnnotationConfigSeen: "2024-05-06T07:08:09Z"}

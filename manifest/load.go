@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -164,9 +163,9 @@ func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problem
 		list := &v1.PodList{}
 		dec.decode(top, reflect.ValueOf(list).Elem(), "")
 		items := itemNodes(top)
-		// Each item's UID hashes the whole list's bytes (by their digest, so
-		// a long list is hashed once, not once per item) and its own node.
-		docSum := sha256.Sum256(doc.data)
+		// Each item's UID hashes the item alone (its node, re-encoded by
+		// yaml.v3, which is frozen), so editing one item of a list leaves the
+		// other pods of the list running.
 		for i := range list.Items {
 			if len(problems) > maxProblems {
 				break
@@ -180,7 +179,7 @@ func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problem
 				problems = append(problems, Problem{File: file, Line: dec.line(prefix, "apiVersion"), Field: prefix + ".apiVersion", Message: fmt.Sprintf(`Unsupported value: %q: supported values: "v1"`, item.APIVersion)})
 			}
 			hashed, _ := yaml.Marshal(items[i])
-			hashed = append(append(docSum[:len(docSum):len(docSum)], "\n#item "+strconv.Itoa(i)+"\n"...), hashed...)
+			hashed = append([]byte("#list item\n"), hashed...)
 			raws = append(raws, rawPod{pod: item, line: items[i].Line, prefix: prefix, hashed: hashed})
 		}
 	case "":

@@ -75,7 +75,7 @@ func DefaultInstanceID(rootDir string) string {
 	if err != nil {
 		abs = rootDir
 	}
-	return string(manifest.StaticUID("instance", abs, nil))[:12]
+	return string(manifest.StaticUID("instance", abs, "", nil))[:12]
 }
 
 // New returns a Runner; it does no I/O.
