@@ -41,11 +41,12 @@ fuzz:
 
 # Benchmarks on the real engine with local images, against a minimal
 # Docker-client bound, plus the Go benchmarks of the pure parts: prints one
-# table and writes BENCHMARKS.md (about 7 minutes). It holds the Docker e2e
-# lock so that no other Docker-heavy suite runs meanwhile.
+# table and writes BENCHMARKS.md. The Docker part holds the e2e lock so that
+# no other Docker-heavy suite runs meanwhile; the Go part runs before it.
 bench: setup build
 	$(GO) build -o bin/bench ./runner/bench
-	flock /tmp/docker-e2e.lock ./bin/bench --runner-bin $(BIN) --out BENCHMARKS.md
+	./bin/bench --go-only --go-results bin/gobench.txt
+	flock /tmp/docker-e2e.lock ./bin/bench --runner-bin $(BIN) --go-results bin/gobench.txt --out BENCHMARKS.md
 
 vet:
 	$(GO) vet ./...

@@ -2,10 +2,12 @@ package source
 
 // Benchmarks of the file source's snapshot diff: sameSnapshot (is a new
 // snapshot worth sending?), keepUnchanged (a re-read file keeps its pod
-// objects) and a rescan of an unchanged directory (the --file-check-frequency
-// safety net). `make bench` runs these and reports ns/op.
+// objects), a rescan of an unchanged directory (the --file-check-frequency
+// safety net), and the source's share of runner's reaction to a write.
+// `make bench` runs these and reports ns/op.
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -138,6 +140,57 @@ func BenchmarkRescan(b *testing.B) {
 				if snap := s.scan(nil, false); !sameSnapshot(snap, first) {
 					b.Fatal("a rescan of unchanged files changed the snapshot")
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkWriteToSnapshot is the source's share of runner's reaction: a
+// manifest is written (temp file, rename) into a watched directory and the
+// time runs until Run sends the snapshot that holds its pod. With the
+// default debounce and with a short one, to show what the debounce costs.
+func BenchmarkWriteToSnapshot(b *testing.B) {
+	for _, debounce := range []time.Duration{0, 10 * time.Millisecond} {
+		name := "debounce=default"
+		if debounce != 0 {
+			name = "debounce=" + debounce.String()
+		}
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			f := NewFile(FileConfig{Path: dir, Debounce: debounce, Interval: time.Hour,
+				Options: manifest.Options{NodeName: "node"}, Logger: slog.New(slog.DiscardHandler)})
+			ctx, cancel := context.WithCancel(context.Background())
+			out := make(chan manifest.Snapshot)
+			done := make(chan error, 1)
+			go func() { done <- f.Run(ctx, out) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					b.Errorf("Run: %v", err)
+				}
+			}()
+			<-out // the first scan, empty
+			i := 0
+			for b.Loop() {
+				tmp := filepath.Join(dir, fmt.Sprintf(".bench-%d.tmp", i))
+				if err := os.WriteFile(tmp, []byte(benchPod(i)), 0o644); err != nil {
+					b.Fatal(err)
+				}
+				if err := os.Rename(tmp, filepath.Join(dir, fmt.Sprintf("bench-%d.yaml", i))); err != nil {
+					b.Fatal(err)
+				}
+				want := fmt.Sprintf("bench-%d-node", i)
+				for found := false; !found; {
+					select {
+					case snap := <-out:
+						for _, p := range snap.Pods {
+							found = found || p.Pod.Name == want
+						}
+					case <-time.After(10 * time.Second):
+						b.Fatalf("no snapshot with %s", want)
+					}
+				}
+				i++
 			}
 		})
 	}

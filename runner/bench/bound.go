@@ -162,10 +162,10 @@ func (b *bound) startPod(ctx context.Context, name, script string) (*boundPod, e
 // shows its die event, creates and starts a replacement, as a minimal
 // restarter would. It returns the time from the die event to the
 // replacement's start event; the dead container is removed afterwards.
-func (b *bound) replaceApp(ctx context.Context, p *boundPod, rec *recorder, script string) (time.Duration, error) {
+func (b *bound) replaceApp(ctx context.Context, p *boundPod, rec *recorder, script string) (dieToStart, startCall time.Duration, err error) {
 	old := p.app
 	if err := b.rt.KillContainer(ctx, old, "SIGKILL"); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var died event
 	if err := rec.wait(ctx, 30*time.Second, "die of bound app "+p.name, func(evs []event) bool {
@@ -177,7 +177,7 @@ func (b *bound) replaceApp(ctx context.Context, p *boundPod, rec *recorder, scri
 		}
 		return false
 	}); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	id, err := b.rt.CreateContainer(ctx, runtime.ContainerSpec{
 		Name: "bench_app_" + p.name + "_1", Image: appImage, Labels: b.podLabels(p.name, "app"),
@@ -185,12 +185,14 @@ func (b *bound) replaceApp(ctx context.Context, p *boundPod, rec *recorder, scri
 		NetworkMode: "container:" + p.sandbox, IPCMode: "container:" + p.sandbox,
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	p.app = id
+	t := time.Now()
 	if err := b.rt.StartContainer(ctx, id); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	startCall = time.Since(t)
 	var started event
 	if err := rec.wait(ctx, 30*time.Second, "start of bound app "+p.name, func(evs []event) bool {
 		for _, e := range evs {
@@ -201,9 +203,9 @@ func (b *bound) replaceApp(ctx context.Context, p *boundPod, rec *recorder, scri
 		}
 		return false
 	}); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return started.at.Sub(died.at), b.rt.RemoveContainer(ctx, old)
+	return started.at.Sub(died.at), startCall, b.rt.RemoveContainer(ctx, old)
 }
 
 // stopPod tears one pod down as runner's killPod does: stop the app with

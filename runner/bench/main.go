@@ -54,6 +54,9 @@ type options struct {
 	timeout    time.Duration
 	skipGo     bool
 	skipDocker bool
+	goOnly     bool
+	goResults  string
+	logsDir    string
 }
 
 func main() {
@@ -71,10 +74,16 @@ func run() int {
 	flag.DurationVar(&o.timeout, "timeout", 8*time.Minute, "limit of the Docker phases")
 	flag.BoolVar(&o.skipGo, "skip-go", false, "skip the Go benchmarks")
 	flag.BoolVar(&o.skipDocker, "skip-docker", false, "skip everything that uses Docker")
+	flag.BoolVar(&o.goOnly, "go-only", false, "only run the Go benchmarks and save their output to --go-results (no Docker, no lock needed)")
+	flag.StringVar(&o.goResults, "go-results", "", "file of `go test -bench` output: written with --go-only, else read instead of running the Go benchmarks")
+	flag.StringVar(&o.logsDir, "logs-dir", "", "copy runner's logs here before the run's directory is removed")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if o.goOnly {
+		return goOnly(ctx, o)
+	}
 	m := readMachine(o.repo)
 	var rows []row
 	var failed error
@@ -87,13 +96,12 @@ func run() int {
 		rows = append(rows, dockerRows(res)...)
 	}
 	if !o.skipGo && ctx.Err() == nil {
-		logf("go benchmarks (-benchtime %s)", o.benchtime)
-		benches, err := runGoBenchmarks(ctx, o.goCmd, o.repo, o.benchtime)
+		out, err := goBenchOutput(ctx, o)
 		if err != nil {
 			failed = errors.Join(failed, err)
 			fmt.Fprintln(os.Stderr, "bench:", err)
 		}
-		rows = append(rows, goRows(benches)...)
+		rows = append(rows, goRows(parseGoBench(out))...)
 	}
 	m.finish()
 	tbl := table(rows)
@@ -110,6 +118,38 @@ func run() int {
 		logf("wrote %s", o.out)
 	}
 	return 0
+}
+
+// goOnly runs the Go benchmarks and saves their output for a later run.
+func goOnly(ctx context.Context, o options) int {
+	if o.goResults == "" {
+		fmt.Fprintln(os.Stderr, "bench: --go-only needs --go-results")
+		return 2
+	}
+	logf("go benchmarks (-benchtime %s)", o.benchtime)
+	out, err := runGoBenchmarks(ctx, o.goCmd, o.repo, o.benchtime)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	if err := os.WriteFile(o.goResults, []byte(out), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	return 0
+}
+
+// goBenchOutput reads the saved Go benchmark output, or runs them.
+func goBenchOutput(ctx context.Context, o options) (string, error) {
+	if o.goResults != "" {
+		data, err := os.ReadFile(o.goResults)
+		if err != nil {
+			return "", fmt.Errorf("go benchmark results: %w (make them with --go-only)", err)
+		}
+		return string(data), nil
+	}
+	logf("go benchmarks (-benchtime %s)", o.benchtime)
+	return runGoBenchmarks(ctx, o.goCmd, o.repo, o.benchtime)
 }
 
 // runDocker runs the bound and runner phases within o.timeout and cleans
@@ -178,6 +218,9 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 		if retErr != nil && w.proc != nil {
 			fmt.Fprintf(os.Stderr, "bench: runner's last output:\n%s", w.proc.tail(40))
 		}
+		if o.logsDir != "" {
+			errs = append(errs, copyLogs(dir, o.logsDir))
+		}
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, err)
 		}
@@ -190,6 +233,27 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 		return err
 	}
 	return measureRunner(ctx, w, b, res, o.steady)
+}
+
+// copyLogs copies the runner-*.log files of dir into to.
+func copyLogs(dir, to string) error {
+	logs, err := filepath.Glob(filepath.Join(dir, "runner-*.log"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return err
+	}
+	for _, l := range logs {
+		data, err := os.ReadFile(l)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, filepath.Base(l)), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeLabelled force-removes every container carrying key=value.

@@ -50,35 +50,42 @@ func boundSerialPod(ctx context.Context, b *bound, i int, res *results) (*boundP
 }
 
 // boundBatch starts batchPods pods of the bound, parallelism at once, and
-// then tears them down the same way, timing both.
-func boundBatch(ctx context.Context, b *bound, res *results) error {
-	logf("bound: %d pods, %d at once, and their teardown", batchPods, parallelism)
+// returns them; the time goes to res.boundParallel.
+func boundBatch(ctx context.Context, b *bound, res *results) ([]*boundPod, error) {
+	logf("bound: %d pods, %d at once", batchPods, parallelism)
 	names := make([]string, batchPods)
 	for i := range names {
 		names[i] = fmt.Sprintf("batch-%02d", i)
 	}
 	var (
 		mu   sync.Mutex
-		pods = make(map[string]*boundPod, batchPods)
-		err  error
+		pods []*boundPod
 	)
-	res.boundParallel, err = parallel(ctx, names, parallelism, func(ctx context.Context, name string) error {
+	d, err := parallel(ctx, names, parallelism, func(ctx context.Context, name string) error {
 		p, err := b.startPod(ctx, name, busyScript)
 		mu.Lock()
-		pods[name] = p
+		pods = append(pods, p)
 		mu.Unlock()
 		return err
 	})
-	if err != nil {
-		return err
+	res.boundParallel = append(res.boundParallel, d)
+	return pods, err
+}
+
+// boundTeardown tears pods down, parallelism at once, as runner's teardown
+// does; the time goes to res.boundTeardown.
+func boundTeardown(ctx context.Context, b *bound, pods []*boundPod, res *results) error {
+	logf("bound: teardown of %d pods, %d at once", len(pods), parallelism)
+	byName := map[string]*boundPod{}
+	var names []string
+	for _, p := range pods {
+		byName[p.name] = p
+		names = append(names, p.name)
 	}
-	time.Sleep(time.Second) // as long as runner's pods run before their teardown at least
-	res.boundTeardown, err = parallel(ctx, names, parallelism, func(ctx context.Context, name string) error {
-		mu.Lock()
-		p := pods[name]
-		mu.Unlock()
-		return b.stopPod(ctx, p)
+	d, err := parallel(ctx, names, parallelism, func(ctx context.Context, name string) error {
+		return b.stopPod(ctx, byName[name])
 	})
+	res.boundTeardown = append(res.boundTeardown, d)
 	return err
 }
 

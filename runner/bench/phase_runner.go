@@ -37,7 +37,12 @@ func measureRunner(ctx context.Context, w *world, b *bound, res *results, steady
 		return err
 	}
 	res.boundMeasured = true
-	if err := boundBatch(ctx, b, res); err != nil {
+	bpods, err := boundBatch(ctx, b, res)
+	if err != nil {
+		return err
+	}
+	time.Sleep(time.Second)
+	if err := boundTeardown(ctx, b, bpods, res); err != nil {
 		return err
 	}
 	batch, err := measureBatch(ctx, w, res)
@@ -64,6 +69,14 @@ func measureRunner(ctx context.Context, w *world, b *bound, res *results, steady
 		return err
 	}
 	if err := measureRestart(ctx, w, res); err != nil {
+		return err
+	}
+	// The bound's teardown again, right before runner's, under the same load.
+	if bpods, err = boundBatch(ctx, b, res); err != nil {
+		return err
+	}
+	time.Sleep(time.Second)
+	if err := boundTeardown(ctx, b, bpods, res); err != nil {
 		return err
 	}
 	if err := measureTeardown(ctx, w, res, batch); err != nil {
@@ -136,7 +149,8 @@ func measureSingles(ctx context.Context, w *world, b *bound, res *results) ([]st
 		}
 		time.Sleep(300 * time.Millisecond) // runner's worker finishes its report
 		if i > 0 {
-			res.singleReqs = append(res.singleReqs, len(w.proxy.between(written, tl.appStart.Add(300*time.Millisecond))))
+			res.singleLast = w.proxy.between(written, tl.appStart.Add(300*time.Millisecond))
+			res.singleReqs = append(res.singleReqs, len(res.singleLast))
 		}
 	}
 	return names, bounds, nil
@@ -189,11 +203,12 @@ func measureBatch(ctx context.Context, w *world, res *results) ([]string, error)
 func measureKills(ctx context.Context, w *world, b *bound, res *results, names []string, bounds []*boundPod) error {
 	logf("killing the app container of %d pods, the bound's and runner's in turn", len(names))
 	for i, name := range names {
-		d, err := b.replaceApp(ctx, bounds[i], w.boundRec, quietScript)
+		d, call, err := b.replaceApp(ctx, bounds[i], w.boundRec, quietScript)
 		if err != nil {
 			return err
 		}
 		res.boundKill = append(res.boundKill, d)
+		res.boundKillStart = append(res.boundKillStart, call)
 		time.Sleep(300 * time.Millisecond)
 		pod := podName(name)
 		created, ok := find(w.rec.snapshot(), pod, "app", "0", events.ActionCreate)
@@ -230,6 +245,22 @@ func measureKills(ctx context.Context, w *world, b *bound, res *results, names [
 // for window: CPU, memory, API requests and events.
 func measureSteady(ctx context.Context, w *world, res *results, window time.Duration, pods int) error {
 	time.Sleep(2 * time.Second) // the kills' leftovers are removed
+	// Place the window so that it holds one whole relist: runner relists
+	// every minute from its last list, which the proxy saw.
+	if last, ok := w.proxy.last("GET /containers/json"); ok && window >= time.Minute {
+		next := last.at.Add(time.Minute)
+		for next.Before(time.Now()) {
+			next = next.Add(time.Minute)
+		}
+		if wait := time.Until(next.Add(-window + 10*time.Second)); wait > 0 {
+			logf("runner: waiting %v so that the window holds one whole relist", wait.Round(time.Second))
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
 	logf("runner: steady state with %d pods for %v", pods, window)
 	pid := w.proc.pid()
 	evsBefore := len(w.rec.snapshot())
@@ -291,7 +322,7 @@ func measureRestart(ctx context.Context, w *world, res *results) error {
 	if m := adoptedCount.FindStringSubmatch(line.text); m != nil {
 		res.restartCount = m[1] + " containers, " + m[2] + " pods"
 	}
-	res.restartQuiet = 5 * time.Second
+	res.restartQuiet = 3 * time.Second
 	time.Sleep(res.restartQuiet)
 	for _, e := range w.rec.snapshot()[before:] {
 		switch e.action {

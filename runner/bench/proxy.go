@@ -106,6 +106,18 @@ func (p *proxy) firstAfter(t time.Time, s string) (request, bool) {
 	return request{}, false
 }
 
+// last returns the latest request of kind key.
+func (p *proxy) last(key string) (request, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.reqs) - 1; i >= 0; i-- {
+		if p.reqs[i].key == key {
+			return p.reqs[i], true
+		}
+	}
+	return request{}, false
+}
+
 // close stops serving, ends open streams and joins the server goroutine.
 func (p *proxy) close() {
 	_ = p.srv.Close()

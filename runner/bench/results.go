@@ -8,11 +8,12 @@ type results struct {
 	// The bound.
 	boundSerial    durations            // one pod at a time: create to app started
 	boundSteps     map[string]durations // per step of those pods
-	boundParallel  time.Duration        // 30 pods, 16 at once
-	boundTeardown  time.Duration        // those 30 pods, 16 at once
+	boundParallel  durations            // 30 pods, 16 at once: before runner's batch, again before the teardown
+	boundTeardown  durations            // those 30 pods, 16 at once: after the start, again before runner's teardown
 	boundAdopt     time.Duration        // list and inspect runner's containers after its restart
 	boundAdoptN    int
 	boundKill      durations     // die event to the replacement's start event, a minimal restarter
+	boundKillStart durations     // that restarter's start calls
 	proxyHop       time.Duration // what the counting proxy adds to one request (median)
 	boundMeasured  bool
 	runnerMeasured bool
@@ -23,8 +24,9 @@ type results struct {
 	startSteps map[string]durations // their breakdown from the engine's events
 	batch      time.Duration        // 30 pods written at once: first write to last app started
 	batchN     int
-	singleReqs []int // runner's requests per single pod, write to 300 ms after its app started
-	batchReqs  int   // runner's requests from the batch's first write to its last app start
+	singleReqs []int     // runner's requests per single pod, write to 300 ms after its app started
+	singleLast []request // those of the last single pod
+	batchReqs  int       // runner's requests from the batch's first write to its last app start
 
 	// Reaction.
 	reactCall  durations // write to runner's first request naming the pod (proxy)
