@@ -19,12 +19,14 @@ type loop struct {
 	r             *Runner
 	desired       map[types.UID]*v1.Pod
 	desiredByName map[string]types.UID
-	observed      *observedState
-	pods          map[types.UID]*podState
-	dirty         map[types.UID]bool
-	synced        bool // the first snapshot has arrived
-	running       int  // workers in flight
-	timer         *time.Timer
+	// hashes of the desired pods' containers, computed once per pod object.
+	hashes   map[types.UID]map[string]string
+	observed *observedState
+	pods     map[types.UID]*podState
+	dirty    map[types.UID]bool
+	synced   bool // the first snapshot has arrived
+	running  int  // workers in flight
+	timer    *time.Timer
 
 	results chan workResult     // workers → loop
 	updates chan observedUpdate // watcher → loop
@@ -118,7 +120,15 @@ func (l *loop) applySnapshot(s manifest.Snapshot) {
 			l.r.log.Info("pod removed from desired state", "pod", podKey(pod), "uid", uid)
 		}
 	}
-	l.desired, l.desiredByName = next, byName
+	hashes := make(map[types.UID]map[string]string, len(next))
+	for uid, pod := range next {
+		if old, ok := l.desired[uid]; ok && old == pod && l.hashes[uid] != nil {
+			hashes[uid] = l.hashes[uid]
+		} else {
+			hashes[uid] = containerHashes(pod)
+		}
+	}
+	l.desired, l.desiredByName, l.hashes = next, byName, hashes
 	if !l.synced {
 		l.synced = true
 		// Pods found in the engine but not desired are torn down now.
@@ -270,7 +280,7 @@ func (l *loop) view(uid types.UID) *podView {
 	st := l.podState(uid)
 	v := &podView{uid: uid, desired: l.desired[uid], observed: l.observed.pod(uid), notBefore: st.notBefore}
 	if v.desired != nil {
-		v.hashes = containerHashes(v.desired)
+		v.hashes = l.hashes[uid]
 		v.blocked = l.observed.othersNamed(podKey(v.desired), uid)
 		if l.r.podNetworked(v.desired) {
 			v.netReady = map[string]bool{}
