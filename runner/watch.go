@@ -149,7 +149,9 @@ func (r *Runner) eventUpdate(ctx context.Context, ev runtime.Event) (observedUpd
 	switch ev.Action {
 	case runtime.EventDestroy:
 		return observedUpdate{removed: []string{ev.ContainerID}, seq: seq}, true
-	case runtime.EventStart, runtime.EventDie, runtime.EventCreate:
+	case runtime.EventStart, runtime.EventDie:
+		// (A create needs no look: this runner's workers report the
+		// containers they create, and a relist finds any other.)
 		c, err := r.inspect(ctx, ev.ContainerID)
 		if errors.Is(err, runtime.ErrNotFound) {
 			return observedUpdate{removed: []string{ev.ContainerID}, seq: seq}, true
