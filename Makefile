@@ -14,10 +14,13 @@ GOTEST_FLAGS ?= -count=1 -p 1 -timeout 25m
 
 all: build
 
-# CGO_ENABLED=0: runner is statically linked, because the binary is also the
-# pause program of its sandbox image.
+# The small static pause program is built first and embedded (tag pausebin)
+# as the sandbox image's only file. CGO_ENABLED=0 keeps both static (a plain
+# `go build` works too: the sandbox image is then the runner binary itself).
+PAUSE_BIN := runner/pause/pause.bin
 build:
-	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(PAUSE_BIN) ./runner/pause/cmd/pause
+	CGO_ENABLED=0 $(GO) build -tags pausebin -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
 
 setup:
 	bash testdata/setup.sh

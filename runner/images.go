@@ -2,6 +2,7 @@ package runner
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"debug/elf"
 	"errors"
@@ -17,9 +18,9 @@ import (
 	"github.com/runner-dev/runner/runner/runtime"
 )
 
-// DefaultPauseImage is runner's own sandbox image, imported from the runner
-// executable when absent.
-const DefaultPauseImage = "runner.local/pause:1.0"
+// DefaultPauseImage is runner's own sandbox image, imported when absent from
+// the pause program embedded in runner (or from the runner executable).
+const DefaultPauseImage = "runner.local/pause:" + pause.Version
 
 // Waiting reasons, as kubectl shows them.
 const (
@@ -68,9 +69,12 @@ func (r *Runner) ensurePauseImage(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
-// importPause builds the pause image from this executable, which must be
-// statically linked (CGO_ENABLED=0), and imports it.
+// importPause builds the pause image from the embedded pause program, or
+// from this executable (which must then be statically linked), and imports it.
 func (r *Runner) importPause(ctx context.Context) error {
+	if pause.Binary != nil {
+		return r.importPauseFrom(ctx, bytes.NewReader(pause.Binary), int64(len(pause.Binary)))
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("build pause image: find own executable: %w", err)
@@ -96,10 +100,15 @@ func (r *Runner) importPause(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("build pause image: %w", err)
 	}
+	return r.importPauseFrom(ctx, src, st.Size())
+}
+
+// importPauseFrom imports an image holding one file, /pause, read from src.
+func (r *Runner) importPauseFrom(ctx context.Context, src io.Reader, size int64) error {
 	pr, pw := io.Pipe()
 	go func() {
 		tw := tar.NewWriter(pw)
-		err := tw.WriteHeader(&tar.Header{Name: pause.Path[1:], Mode: 0o755, Size: st.Size(), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg})
+		err := tw.WriteHeader(&tar.Header{Name: pause.Path[1:], Mode: 0o755, Size: size, ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg})
 		if err == nil {
 			_, err = io.Copy(tw, src)
 		}
@@ -110,7 +119,7 @@ func (r *Runner) importPause(ctx context.Context) error {
 	}()
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	err = r.cfg.Runtime.ImportImage(cctx, r.cfg.PauseImage, pr, []string{`ENTRYPOINT ["` + pause.Path + `"]`})
+	err := r.cfg.Runtime.ImportImage(cctx, r.cfg.PauseImage, pr, []string{`ENTRYPOINT ["` + pause.Path + `"]`})
 	pr.CloseWithError(err)
 	if err != nil {
 		return fmt.Errorf("import pause image %s: %w", r.cfg.PauseImage, err)

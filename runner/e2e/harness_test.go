@@ -38,11 +38,17 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "runner")
-	build := exec.Command("go", "build", "-o", binary, "github.com/runner-dev/runner")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build runner: %v\n%s", err, out)
-		return 1
+	// As `make build` does: the small pause program first, embedded in runner.
+	for _, args := range [][]string{
+		{"build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join("..", "pause", "pause.bin"), "github.com/runner-dev/runner/runner/pause/cmd/pause"},
+		{"build", "-tags", "pausebin", "-o", binary, "github.com/runner-dev/runner"},
+	} {
+		build := exec.Command("go", args...)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go %v: %v\n%s", args, err, out)
+			return 1
+		}
 	}
 	return m.Run()
 }

@@ -1,8 +1,9 @@
 // Package pause is the program of runner's own pod sandbox image: it holds
 // the pod's namespaces open, reaps the zombies of a shared PID namespace and
-// exits 0 on SIGTERM or SIGINT. The runner binary is the pause binary: main
-// calls Main when it was started as /pause, and the image is the runner
-// executable alone (built statically), so no registry is ever needed.
+// exits 0 on SIGTERM or SIGINT. The image is imported from inside runner, so
+// no registry is ever needed: from Binary (./cmd/pause, embedded by `make
+// build`), or, in a plain `go build`, from the runner executable itself,
+// whose main calls Main when started as /pause.
 package pause
 
 import (

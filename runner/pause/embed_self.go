@@ -1,0 +1,12 @@
+//go:build !pausebin
+
+package pause
+
+// Binary is nil in a plain `go build`: the sandbox image is then made of the
+// runner executable itself (Invoked/Main), which works everywhere but costs
+// each pod the resident memory of the whole runner binary. `make build`
+// embeds the small program of ./cmd/pause instead.
+var Binary []byte
+
+// Version tags the sandbox image made from the runner executable.
+const Version = "1.1-runner"
