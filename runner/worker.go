@@ -100,11 +100,10 @@ func (r *Runner) work(ctx context.Context, o workOrder, results chan<- workResul
 			id, podIP, err = r.createSandbox(ctx, log, o.pod, a.attempt)
 			if err != nil {
 				res.sandboxErr = err.Error()
-				res.err = err
-				return
+			} else {
+				sandboxID = id
+				touched[id] = true
 			}
-			sandboxID = id
-			touched[id] = true
 		case actStartContainer:
 			if sandboxID == "" {
 				continue
