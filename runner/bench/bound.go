@@ -25,10 +25,7 @@ const (
 	quietScript = "trap 'exit 0' TERM; sleep 2147483647 & wait"
 )
 
-const (
-	pauseImage = "runner.local/pause:1.0"
-	appImage   = "runner.local/busybox:test"
-)
+const appImage = "runner.local/busybox:test"
 
 // bound is the least work that runs a pod: a minimal program with the
 // Docker client alone (runner's own adapter, so the engine gets the same
@@ -37,10 +34,13 @@ const (
 // its own), and creates and starts an app container in its network and IPC
 // namespaces. No state files, no status, no events. Safe for concurrent use.
 type bound struct {
-	rt     *docker.Runtime
-	plugin *cni.Plugin
-	labels map[string]string
-	cidr   netip.Prefix
+	// pauseImage is the image of runner's sandboxes, learnt from runner's
+	// first pod (runner imports its own when absent).
+	pauseImage string
+	rt         *docker.Runtime
+	plugin     *cni.Plugin
+	labels     map[string]string
+	cidr       netip.Prefix
 
 	mu     sync.Mutex
 	nextIP netip.Addr
@@ -108,7 +108,7 @@ func (b *bound) startPod(ctx context.Context, name, script string) (*boundPod, e
 	t0 := time.Now()
 	err = step(&p.createSB, func() (err error) {
 		p.sandbox, err = b.rt.CreateContainer(ctx, runtime.ContainerSpec{
-			Name: "bench_POD_" + name, Image: pauseImage, Labels: b.podLabels(name, sandboxName),
+			Name: "bench_POD_" + name, Image: b.pauseImage, Labels: b.podLabels(name, sandboxName),
 			NetworkMode: "none", IPCMode: "shareable", Hostname: name, StopSignal: "SIGTERM",
 		})
 		return err

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -14,7 +11,6 @@ import (
 
 	"github.com/docker/docker/client"
 
-	rt "github.com/runner-dev/runner/runner/runtime"
 	"github.com/runner-dev/runner/runner/runtime/docker"
 )
 
@@ -118,11 +114,11 @@ func statusKiBFile(path, field string) (int64, error) {
 	return 0, fmt.Errorf("%s has no %s", path, field)
 }
 
-// checkEngine reads the engine's version and makes sure both local images
-// are there: the test image (testdata/setup.sh imports it) and runner's
-// pause image, which the bound needs before runner ever ran (imported from
-// the runner binary as runner itself would).
-func checkEngine(ctx context.Context, cli *client.Client, adapter *docker.Runtime, runnerBin string, m *machine) error {
+// checkEngine reads the engine's version and checks that the local test
+// image is there (testdata/setup.sh imports it). runner's pause image is
+// runner's own business: it imports it at its first pod if absent, and the
+// bound uses the image runner's sandboxes run.
+func checkEngine(ctx context.Context, cli *client.Client, adapter *docker.Runtime, m *machine) error {
 	v, err := cli.ServerVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("docker is not answering (run `make setup`): %w", err)
@@ -131,36 +127,5 @@ func checkEngine(ctx context.Context, cli *client.Client, adapter *docker.Runtim
 	if _, err := adapter.InspectImage(ctx, appImage); err != nil {
 		return fmt.Errorf("image %s missing (run `make setup`): %w", appImage, err)
 	}
-	if _, err := adapter.InspectImage(ctx, pauseImage); err == nil {
-		return nil
-	} else if !isNotFound(err) {
-		return err
-	}
-	logf("importing %s from %s", pauseImage, runnerBin)
-	f, err := os.Open(runnerBin)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	pr, pw := io.Pipe()
-	go func() {
-		tw := tar.NewWriter(pw)
-		err := tw.WriteHeader(&tar.Header{Name: "pause", Mode: 0o755, Size: st.Size(), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg})
-		if err == nil {
-			_, err = io.Copy(tw, f)
-		}
-		if err == nil {
-			err = tw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	err = adapter.ImportImage(ctx, pauseImage, pr, []string{`ENTRYPOINT ["/pause"]`})
-	pr.CloseWithError(err)
-	return err
+	return nil
 }
-
-func isNotFound(err error) bool { return errors.Is(err, rt.ErrNotFound) }

@@ -174,7 +174,7 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 		return err
 	}
 	defer adapter.Close()
-	if err := checkEngine(ctx, cli, adapter, bin, m); err != nil {
+	if err := checkEngine(ctx, cli, adapter, m); err != nil {
 		return err
 	}
 

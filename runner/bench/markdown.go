@@ -27,7 +27,7 @@ const method = `
 
 - **Bound**: the least work that runs the same pod, done by a minimal program with the Docker client
   alone (runner's own Docker adapter, so the engine receives the same requests): create and start a
-  pause container (runner's pause image, network none, IPC shareable), inspect it for its pid, one CNI
+  pause container (the image of runner's sandboxes, network none, IPC shareable), inspect it for its pid, one CNI
   ADD of net/cni's generated list (bridge + static IPAM, firewall, portmap) on a bridge and /24 of its
   own, then create and start the app container in the pause container's network and IPC namespaces.
   No state files, no status, no events. Teardown: stop the app (SIGTERM), remove it, CNI DEL, remove
@@ -44,7 +44,8 @@ const method = `
   (it forks five times a second, about 1.5 % of a core per pod).
 - **Start**: a manifest is written (temp file, rename) and the time runs until the engine's start event
   of the app container (Docker's event timestamps; the sandbox has started before). One pod: a cold
-  first pod, then 20 pods one after the other, each after a bound pod; the first 10 give the medians
+  first pod (it brings runner's pause image if absent), then 20 pods one after the other, each after
+  a bound pod; the first 10 give the medians
   (the bound's: create of the pause container to the return of the app's start call). Batch: 30
   manifests written at once, from the first rename to the last app start event, against the bound's 30
   pods 16 at once. The breakdown rows split the single-pod figure at the engine's events and set the
@@ -59,10 +60,13 @@ const method = `
   the window holds one of runner's 1-minute relists (a list and one inspect per container), which is
   included. The event stream is one long request opened at start.
 - **Restart**: runner is SIGKILLed with 50 pods running and started again; the time runs from the exec
-  to its log line "adopted containers"; then 5 s are watched for containers created or started.
+  to its log line "adopted containers"; then 3 s are watched for containers created or started. The
+  count includes the dead first instance of each killed app container, which runner keeps (as the
+  kubelet does, for the previous logs).
   Bound: listing and inspecting the same containers with the Docker client.
 - **Teardown**: the 30 batch manifests deleted at once; until the destroy event of the last of their
-  containers. Bound: the teardown of its 30 batch pods, 16 at once, measured right after their start.
+  containers. Bound: a second batch of 30 pods, started right before and torn down 16 at once just
+  before runner's teardown (the first batch's teardown is shown too).
 - **Go**: ` + "`go test -bench`" + ` of the pure parts (runner/bench_test.go, manifest/bench_test.go,
   manifest/source/bench_test.go); pods from manifest.Load, containers from the fake runtime made with
   runner's own specs. The ratio is the cost per item against the smallest size (1.00× is linear).

@@ -107,12 +107,19 @@ func measureSingles(ctx context.Context, w *world, b *bound, res *results) ([]st
 		bounds []*boundPod
 	)
 	for i := 0; i <= reactionPods; i++ {
-		bp, err := boundSerialPod(ctx, b, i, res)
-		if err != nil {
-			return names, bounds, err
+		// runner's pod first in the cold pair (it brings the pause image),
+		// the bound's first in every other.
+		startBound := func() error {
+			bp, err := boundSerialPod(ctx, b, i, res)
+			bounds = append(bounds, bp)
+			time.Sleep(200 * time.Millisecond) // the engine finishes its side (events, logs)
+			return err
 		}
-		bounds = append(bounds, bp)
-		time.Sleep(200 * time.Millisecond) // the engine finishes its side (events, logs)
+		if i > 0 {
+			if err := startBound(); err != nil {
+				return names, bounds, err
+			}
+		}
 		name := fmt.Sprintf("s%02d", i)
 		names = append(names, name)
 		pod := podName(name)
@@ -128,6 +135,16 @@ func measureSingles(ctx context.Context, w *world, b *bound, res *results) ([]st
 		})
 		if err != nil {
 			return names, bounds, err
+		}
+		if i == 0 {
+			sb, _ := find(w.rec.snapshot(), pod, sandboxName, "0", events.ActionCreate)
+			if b.pauseImage = sb.attrs["image"]; b.pauseImage == "" {
+				return names, bounds, fmt.Errorf("no image in the create event of %s's sandbox", pod)
+			}
+			logf("pause image of runner's sandboxes: %s", b.pauseImage)
+			if err := startBound(); err != nil {
+				return names, bounds, err
+			}
 		}
 		total := tl.appStart.Sub(written)
 		if i == 0 {

@@ -100,7 +100,7 @@ func dockerRows(r *results) []row {
 			runner: fmt.Sprintf("%.2f %%", r.steadyCPU), target: "≤ 1 %", met: yesNo(r.steadyCPU <= 1)})
 		add(row{measure: "**Steady** runner RSS (VmRSS at the end; peak VmHWM over its life)",
 			runner: fmt.Sprintf("%.1f MiB (peak %.1f MiB)", float64(r.steadyRSS)/1024, float64(r.steadyHWM)/1024), target: "≤ 40 MiB", met: yesNo(r.steadyRSS <= 40*1024)})
-		add(row{measure: fmt.Sprintf("**Steady** Docker API requests per minute (%d relists: %d lists, %d inspects, %d other)", lists, lists, inspects, other),
+		add(row{measure: fmt.Sprintf("**Steady** Docker API requests per minute (in the window: %d container lists, %d inspects, %d other)", lists, inspects, other),
 			runner: fmt.Sprintf("%.1f /min", perMin), target: "no per-pod polling", met: yesNo(!polling)})
 		add(row{measure: "  ↳ requests by kind", runner: dash(requestSummary(r.steadyReqs))})
 		add(row{measure: "  ↳ Docker events of runner's containers in the window", runner: fmt.Sprint(r.steadyEvents), target: "0", met: yesNo(r.steadyEvents == 0)})
