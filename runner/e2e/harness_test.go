@@ -142,6 +142,7 @@ func (h *harness) cleanup() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	h.janitor(ctx)
 	list, err := h.rt.ListContainers(ctx, map[string]string{runner.LabelInstance: h.instance})
 	if err != nil {
 		h.t.Logf("cleanup: list: %v", err)
@@ -158,6 +159,44 @@ func (h *harness) cleanup() {
 		for i, p := range procs {
 			h.t.Logf("runner %d output:\n%s", i, p.Output())
 		}
+	}
+}
+
+// janitor tears the test's pods down the way a user would, through runner
+// with no manifests (so CNI DEL removes the host side of their network:
+// iptables rules, veths, allocations), waiting up to 45s; what is left is
+// then removed by force.
+func (h *harness) janitor(ctx context.Context) {
+	list, err := h.rt.ListContainers(ctx, map[string]string{runner.LabelInstance: h.instance})
+	if err != nil || len(list) == 0 {
+		return
+	}
+	empty, err := os.MkdirTemp("", "runner-e2e-empty")
+	if err != nil {
+		return
+	}
+	defer os.RemoveAll(empty)
+	args := h.args()
+	for i := range args {
+		if args[i] == "--manifest-dir" {
+			args[i+1] = empty
+		}
+	}
+	cmd := exec.Command(binary, args...)
+	if err := cmd.Start(); err != nil {
+		return
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	deadline := time.Now().Add(45 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		left, err := h.rt.ListContainers(ctx, map[string]string{runner.LabelInstance: h.instance})
+		if err == nil && len(left) == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
