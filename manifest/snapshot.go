@@ -31,4 +31,10 @@ type Snapshot struct {
 	Source   string
 	Pods     []Pod
 	Problems Problems
+	// Partial is set when the source could not read all of its input: the
+	// manifest path is missing or unreadable, a URL did not answer and had
+	// no checkpoint. Pods that are absent from a partial snapshot may still
+	// be wanted, so the loop tears down none of them: only a complete
+	// snapshot that lacks a pod removes it.
+	Partial bool
 }
