@@ -82,8 +82,8 @@ func newBenchWorld(b *testing.B, n int, running bool) *benchWorld {
 	if running {
 		ctx := context.Background()
 		for _, pod := range w.pods {
-			sb := w.createStarted(b, ctx, r.sandboxSpec(pod, 0))
-			hash := containerHashes(pod)["app"]
+			sb := w.createStarted(b, ctx, r.sandboxSpec(pod, 0, ""))
+			hash := podHashes(pod)["app"]
 			spec, err := r.containerSpec(pod, &pod.Spec.Containers[0], action{kind: actStartContainer, container: "app"}, sb, hash)
 			if err != nil {
 				b.Fatalf("containerSpec: %v", err)
@@ -128,7 +128,7 @@ func (w *benchWorld) views() []*podView {
 	out := make([]*podView, 0, len(w.pods))
 	for _, pod := range w.pods {
 		out = append(out, &podView{
-			uid: pod.UID, desired: pod, hashes: containerHashes(pod),
+			uid: pod.UID, desired: pod, hashes: podHashes(pod),
 			observed: byPod[pod.UID], notBefore: map[string]time.Time{},
 		})
 	}

@@ -2,9 +2,6 @@ package runner
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,21 +10,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 )
-
-// containerHashes hashes every container of a pod spec, by name. A running
-// container whose hash label differs is replaced (only possible when a
-// manifest pins metadata.uid: any other edit makes a new pod).
-func containerHashes(pod *v1.Pod) map[string]string {
-	h := make(map[string]string, len(pod.Spec.InitContainers)+len(pod.Spec.Containers))
-	for _, list := range [][]v1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for i := range list {
-			data, _ := json.Marshal(&list[i])
-			sum := sha256.Sum256(data)
-			h[list[i].Name] = hex.EncodeToString(sum[:8])
-		}
-	}
-	return h
-}
 
 // findSpec finds a container of the pod spec by name.
 func findSpec(pod *v1.Pod, name string) (*v1.Container, bool) {

@@ -100,7 +100,8 @@ func observedSandbox(pod *v1.Pod, attempt int, state runtime.State) *runtime.Con
 		Labels: map[string]string{
 			LabelPodName: pod.Name, LabelPodNamespace: pod.Namespace, LabelPodUID: string(pod.UID),
 			LabelContainerName: SandboxContainerName, LabelDockerType: TypeSandbox,
-			LabelAttempt: strconv.Itoa(attempt), LabelInstance: "test",
+			LabelAttempt: strconv.Itoa(attempt), LabelInstance: "test", LabelHashVersion: hashVersion,
+			LabelSandboxHash: sandboxHash(pod),
 		},
 		CreatedAt: epoch.Add(time.Duration(attempt) * time.Minute),
 	}
@@ -119,7 +120,7 @@ func observedContainer(pod *v1.Pod, name string, attempt int, sb *runtime.Contai
 		Labels: map[string]string{
 			LabelPodName: pod.Name, LabelPodNamespace: pod.Namespace, LabelPodUID: string(pod.UID),
 			LabelContainerName: name, LabelDockerType: TypeContainer, LabelSandboxID: sb.ID,
-			LabelContainerHash: hash, LabelAttempt: strconv.Itoa(attempt),
+			LabelContainerHash: hash, LabelAttempt: strconv.Itoa(attempt), LabelHashVersion: hashVersion,
 			LabelRestartCount: strconv.Itoa(attempt), LabelInstance: "test",
 		},
 		CreatedAt: sb.CreatedAt.Add(time.Duration(attempt+1) * time.Second),

@@ -26,6 +26,10 @@ const (
 	LabelAttempt       = "io.runner.attempt"
 	LabelInit          = "io.runner.init-container"
 	LabelInstance      = "io.runner.instance"
+	// LabelHashVersion is the scheme of the hash labels (see hashVersion);
+	// LabelSandboxHash the sandbox's hash.
+	LabelHashVersion = "io.runner.hash-version"
+	LabelSandboxHash = "io.runner.sandbox-hash"
 
 	TypeSandbox   = "podsandbox"
 	TypeContainer = "container"

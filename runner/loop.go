@@ -125,7 +125,7 @@ func (l *loop) applySnapshot(s manifest.Snapshot) {
 		if old, ok := l.desired[uid]; ok && old == pod && l.hashes[uid] != nil {
 			hashes[uid] = l.hashes[uid]
 		} else {
-			hashes[uid] = containerHashes(pod)
+			hashes[uid] = podHashes(pod)
 		}
 	}
 	l.desired, l.desiredByName, l.hashes = next, byName, hashes

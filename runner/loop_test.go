@@ -80,7 +80,7 @@ func TestLoopStartsPod(t *testing.T) {
 	if sb.Name != sandboxName(pod, 0) || sb.Labels[LabelInstance] != "inst" || sb.Image != DefaultPauseImage {
 		t.Errorf("sandbox %s labels %v image %s", sb.Name, sb.Labels, sb.Image)
 	}
-	hashes := containerHashes(pod)
+	hashes := podHashes(pod)
 	for _, name := range []string{"a", "b"} {
 		c, _ := latestOf(t, rt, pod, name)
 		if c.Name != containerName(name, pod, 0) {
@@ -690,7 +690,7 @@ func TestLoopFailedSyncKeepsNewChanges(t *testing.T) {
 	pod := loadPod(t, podYAML("web", "", "app"))
 	l.applySnapshot(snapshotOf(pod))
 	sb := observedSandbox(pod, 0, runtime.StateRunning)
-	app := observedContainer(pod, "app", 0, sb, containerHashes(pod)["app"], runtime.StateRunning, 0)
+	app := observedContainer(pod, "app", 0, sb, podHashes(pod)["app"], runtime.StateRunning, 0)
 	l.applyObserved(observedUpdate{full: true, containers: []runtime.Container{*sb, *app}})
 	// A worker is busy with the pod...
 	st := l.podState(pod.UID)

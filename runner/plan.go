@@ -79,6 +79,13 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 		sb = sandboxes[n-1]
 	}
 
+	// A pinned metadata.uid keeps the UID across edits; an edit of what the
+	// sandbox is made of (namespaces, network, DNS, volumes) replaces the
+	// whole pod, the old one fully stopped first, as any update.
+	if sb != nil && hashChanged(sb.Labels, LabelSandboxHash, v.hashes[sandboxHashKey]) {
+		return []action{{kind: actKillPod, reason: "pod spec changed"}}, time.Time{}
+	}
+
 	// Old sandboxes and containers that are not the latest of their name are
 	// garbage: remove them (the latest dead one stays for lastState and logs).
 	for _, old := range sandboxesToRemove(sandboxes) {
@@ -194,14 +201,14 @@ func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[s
 			start(name, init)
 			return false
 		case c.State == runtime.StateRunning:
-			if c.Labels[LabelContainerHash] != v.hashes[name] {
+			if hashChanged(c.Labels, LabelContainerHash, v.hashes[name]) {
 				acts = append(acts, action{kind: actStopContainer, id: c.ID, container: name, reason: "container spec changed"})
 				return false
 			}
 			return false
 		default: // exited
 			policy := pod.Spec.RestartPolicy
-			if c.Labels[LabelContainerHash] != v.hashes[name] {
+			if hashChanged(c.Labels, LabelContainerHash, v.hashes[name]) {
 				// Stopped for a spec change (a pinned metadata.uid): the new
 				// spec has not run yet, whatever the restartPolicy.
 				start(name, init)
@@ -228,7 +235,7 @@ func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[s
 		ic := &pod.Spec.InitContainers[i]
 		c := latest(ic.Name, true)
 		if isSidecar(ic) {
-			if c != nil && c.State == runtime.StateRunning && c.Labels[LabelContainerHash] == v.hashes[ic.Name] {
+			if c != nil && c.State == runtime.StateRunning && !hashChanged(c.Labels, LabelContainerHash, v.hashes[ic.Name]) {
 				continue // a running sidecar lets the next init container start
 			}
 			if c != nil && c.State == runtime.StateExited {

@@ -105,7 +105,7 @@ type planCase struct {
 func runPlanCase(t *testing.T, tc planCase) {
 	t.Helper()
 	pod := loadPod(t, strings.ReplaceAll(tc.manifest, "%s", string(tc.policy)))
-	hashes := containerHashes(pod)
+	hashes := podHashes(pod)
 	v := &podView{uid: pod.UID, desired: pod, hashes: hashes, blocked: tc.blocked, notBefore: map[string]time.Time{}}
 	now := epoch.Add(time.Hour)
 	for name, d := range tc.notBefore {
@@ -554,7 +554,7 @@ func TestPlanTeardown(t *testing.T) {
 func TestPlanSandboxLossHonoursRestartPolicy(t *testing.T) {
 	t.Run("Never", func(t *testing.T) {
 		pod := loadPod(t, strings.ReplaceAll(planOneApp, "%s", "Never"))
-		h := containerHashes(pod)
+		h := podHashes(pod)
 		s := observedSandbox(pod, 0, runtime.StateExited)
 		v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{},
 			observed: []*runtime.Container{s, observedContainer(pod, "app", 0, s, h["app"], runtime.StateRunning, 0)}}
@@ -568,7 +568,7 @@ func TestPlanSandboxLossHonoursRestartPolicy(t *testing.T) {
 	})
 	t.Run("OnFailure", func(t *testing.T) {
 		pod := loadPod(t, strings.ReplaceAll(planTwoApps, "%s", "OnFailure"))
-		h := containerHashes(pod)
+		h := podHashes(pod)
 		s := observedSandbox(pod, 0, runtime.StateExited)
 		v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{},
 			observed: []*runtime.Container{s,
@@ -587,7 +587,7 @@ func TestPlanSandboxLossHonoursRestartPolicy(t *testing.T) {
 // not only the sandbox: a sidecar does not keep a finished pod alive.
 func TestPlanFinishedPodStopsSidecars(t *testing.T) {
 	pod := loadPod(t, strings.ReplaceAll(planSidecar, "%s", "Never"))
-	h := containerHashes(pod)
+	h := podHashes(pod)
 	s := observedSandbox(pod, 0, runtime.StateRunning)
 	v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{},
 		observed: []*runtime.Container{s,
@@ -605,7 +605,7 @@ func TestPlanFinishedPodStopsSidecars(t *testing.T) {
 // the order of the observed containers.
 func TestPlanIsDeterministic(t *testing.T) {
 	pod := loadPod(t, strings.ReplaceAll(planTwoApps, "%s", "Always"))
-	h := containerHashes(pod)
+	h := podHashes(pod)
 	s := observedSandbox(pod, 1, runtime.StateExited)
 	old := observedSandbox(pod, 0, runtime.StateExited)
 	list := []*runtime.Container{s, old,

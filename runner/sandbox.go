@@ -25,14 +25,14 @@ func (r *Runner) podDir(uid types.UID) string {
 // createSandbox creates and starts the pod's pause container, attempt n. A
 // sandbox that fails to start is removed before the error is returned.
 // Called by a worker.
-func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, attempt int) (id string, ip netip.Addr, err error) {
+func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, attempt int, hash string) (id string, ip netip.Addr, err error) {
 	if err := r.ensurePauseImage(ctx, log); err != nil {
 		return "", ip, err
 	}
 	if err := os.MkdirAll(r.podDir(pod.UID), 0o750); err != nil {
 		return "", ip, fmt.Errorf("create pod directory: %w", err)
 	}
-	spec := r.sandboxSpec(pod, attempt)
+	spec := r.sandboxSpec(pod, attempt, hash)
 	cctx, cancel := r.call(ctx)
 	id, err = r.cfg.Runtime.CreateContainer(cctx, spec)
 	cancel()
@@ -75,8 +75,10 @@ func (r *Runner) rollback(id string) {
 }
 
 // sandboxSpec is the pause container of a pod. Pure.
-func (r *Runner) sandboxSpec(pod *v1.Pod, attempt int) runtime.ContainerSpec {
+func (r *Runner) sandboxSpec(pod *v1.Pod, attempt int, hash string) runtime.ContainerSpec {
 	labels := r.podLabels(pod)
+	labels[LabelSandboxHash] = hash
+	labels[LabelHashVersion] = hashVersion
 	labels[LabelContainerName] = SandboxContainerName
 	labels[LabelDockerType] = TypeSandbox
 	labels[LabelAttempt] = strconv.Itoa(attempt)

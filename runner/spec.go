@@ -26,6 +26,7 @@ func (r *Runner) containerSpec(pod *v1.Pod, c *v1.Container, a action, sandboxID
 	labels[LabelDockerType] = TypeContainer
 	labels[LabelSandboxID] = sandboxID
 	labels[LabelContainerHash] = hash
+	labels[LabelHashVersion] = hashVersion
 	labels[LabelRestartCount] = strconv.Itoa(a.attempt)
 	labels[LabelAttempt] = strconv.Itoa(a.attempt)
 	if a.init {

@@ -182,7 +182,7 @@ func TestSpecNamespaces(t *testing.T) {
 func TestSpecSandbox(t *testing.T) {
 	r := specRunner(t)
 	pod := loadPod(t, podYAML("web", "", "app"))
-	s := r.sandboxSpec(pod, 3)
+	s := r.sandboxSpec(pod, 3, "")
 	if want := "k8s_POD_web_ns_" + string(pod.UID) + "_3"; s.Name != want {
 		t.Errorf("Name = %q, want %q", s.Name, want)
 	}
@@ -200,7 +200,7 @@ func TestSpecSandbox(t *testing.T) {
 	}
 
 	host := loadPod(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: h}\nspec:\n  hostNetwork: true\n  hostPID: true\n  hostIPC: true\n  containers:\n  - {name: app, image: "+testImage+"}\n")
-	s = r.sandboxSpec(host, 0)
+	s = r.sandboxSpec(host, 0, "")
 	if s.NetworkMode != "host" || s.UTSMode != "host" || s.PIDMode != "host" || s.IPCMode != "host" || s.Hostname != "" {
 		t.Errorf("host sandbox: network %q uts %q pid %q ipc %q hostname %q", s.NetworkMode, s.UTSMode, s.PIDMode, s.IPCMode, s.Hostname)
 	}
@@ -238,7 +238,7 @@ func TestSpecLabelsAndName(t *testing.T) {
 	if podUIDOf(c) != pod.UID || isSandbox(c) || attemptOf(c) != 2 {
 		t.Errorf("labels read back: uid %q sandbox %v attempt %d", podUIDOf(c), isSandbox(c), attemptOf(c))
 	}
-	sb := &runtime.Container{Labels: r.sandboxSpec(pod, 4).Labels}
+	sb := &runtime.Container{Labels: r.sandboxSpec(pod, 4, "").Labels}
 	if podUIDOf(sb) != pod.UID || !isSandbox(sb) || attemptOf(sb) != 4 {
 		t.Errorf("sandbox labels read back: uid %q sandbox %v attempt %d", podUIDOf(sb), isSandbox(sb), attemptOf(sb))
 	}
@@ -374,14 +374,14 @@ func TestSpecBestEffortCPUShares(t *testing.T) {
 func TestContainerHashes(t *testing.T) {
 	a := loadPod(t, podYAML("p", "", "app", "side"))
 	b := loadPod(t, podYAML("p", "", "app", "side:/bin/true"))
-	ha, hb := containerHashes(a), containerHashes(b)
+	ha, hb := podHashes(a), podHashes(b)
 	if ha["app"] == "" || ha["app"] != hb["app"] {
 		t.Errorf("unchanged container: hashes %q and %q, want equal and set", ha["app"], hb["app"])
 	}
 	if ha["side"] == hb["side"] {
 		t.Error("a changed container keeps its hash")
 	}
-	if again := containerHashes(a); again["side"] != ha["side"] {
+	if again := podHashes(a); again["side"] != ha["side"] {
 		t.Error("hash is not stable")
 	}
 }

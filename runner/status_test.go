@@ -22,7 +22,7 @@ func statusOf(t *testing.T, pod *v1.Pod, observed []*runtime.Container, st *podS
 	if st == nil {
 		st = newPodState()
 	}
-	v := &podView{uid: pod.UID, desired: pod, hashes: containerHashes(pod), observed: observed, notBefore: st.notBefore}
+	v := &podView{uid: pod.UID, desired: pod, hashes: podHashes(pod), observed: observed, notBefore: st.notBefore}
 	before := pod.DeepCopy()
 	got := r.computeStatus(v, st, now)
 	if got == pod {
@@ -102,7 +102,7 @@ func TestStatusPendingWhileCreating(t *testing.T) {
 
 func TestStatusRunning(t *testing.T) {
 	pod := loadPod(t, podYAML("web", "", "a", "b"))
-	h := containerHashes(pod)
+	h := podHashes(pod)
 	sb := observedSandbox(pod, 0, runtime.StateRunning)
 	a := observedContainer(pod, "a", 0, sb, h["a"], runtime.StateRunning, 0)
 	a.ImageID = "sha256:abc"
@@ -135,7 +135,7 @@ func TestStatusRunning(t *testing.T) {
 // getPhase: waiting > 0 → Pending).
 func TestStatusPendingUntilAllCreated(t *testing.T) {
 	pod := loadPod(t, podYAML("web", "", "a", "b"))
-	h := containerHashes(pod)
+	h := podHashes(pod)
 	sb := observedSandbox(pod, 0, runtime.StateRunning)
 	st := newPodState()
 	st.waiting["b"] = waitingReason{reason: reasonErrImagePull, message: "pull failed"}
@@ -162,7 +162,7 @@ func TestStatusTerminated(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := loadPod(t, podYAML("job", tc.policy, "a", "b"))
-			h := containerHashes(pod)
+			h := podHashes(pod)
 			sb := observedSandbox(pod, 0, runtime.StateExited)
 			b := observedContainer(pod, "b", 0, sb, h["b"], runtime.StateExited, tc.codes[1])
 			b.OOMKilled = tc.oom
@@ -195,7 +195,7 @@ func TestStatusTerminated(t *testing.T) {
 // pod stays Running (it is restarting, as the kubelet reports it).
 func TestStatusCrashLoopBackOff(t *testing.T) {
 	pod := loadPod(t, podYAML("web", "", "app"))
-	h := containerHashes(pod)
+	h := podHashes(pod)
 	sb := observedSandbox(pod, 0, runtime.StateRunning)
 	prev := observedContainer(pod, "app", 0, sb, h["app"], runtime.StateExited, 1)
 	last := observedContainer(pod, "app", 1, sb, h["app"], runtime.StateExited, 2)
@@ -234,7 +234,7 @@ func TestStatusCrashLoopBackOff(t *testing.T) {
 
 func TestStatusLastStateAfterRestart(t *testing.T) {
 	pod := loadPod(t, podYAML("web", "", "app"))
-	h := containerHashes(pod)
+	h := podHashes(pod)
 	sb := observedSandbox(pod, 0, runtime.StateRunning)
 	prev := observedContainer(pod, "app", 2, sb, h["app"], runtime.StateExited, 3)
 	prev.OOMKilled = true
@@ -283,7 +283,7 @@ func TestStatusImageReasons(t *testing.T) {
 		})
 	}
 	t.Run("a running instance hides an old reason", func(t *testing.T) {
-		h := containerHashes(pod)
+		h := podHashes(pod)
 		st := newPodState()
 		st.waiting["app"] = waitingReason{reason: reasonErrImagePull, message: "old"}
 		got := statusOf(t, pod, []*runtime.Container{sb, observedContainer(pod, "app", 0, sb, h["app"], runtime.StateRunning, 0)}, st, now)
@@ -295,7 +295,7 @@ func TestStatusImageReasons(t *testing.T) {
 
 func TestStatusInitContainers(t *testing.T) {
 	pod := loadPod(t, strings.ReplaceAll(planInits, "%s", "Always"))
-	h := containerHashes(pod)
+	h := podHashes(pod)
 	sb := observedSandbox(pod, 0, runtime.StateRunning)
 	now := epoch.Add(time.Hour)
 
@@ -331,7 +331,7 @@ func TestStatusInitContainers(t *testing.T) {
 	})
 	t.Run("init failed under Never", func(t *testing.T) {
 		never := loadPod(t, strings.ReplaceAll(planInits, "%s", "Never"))
-		hn := containerHashes(never)
+		hn := podHashes(never)
 		sbn := observedSandbox(never, 0, runtime.StateExited)
 		got := statusOf(t, never, []*runtime.Container{sbn, observedContainer(never, "i1", 0, sbn, hn["i1"], runtime.StateExited, 1)}, nil, now)
 		if got.Status.Phase != v1.PodFailed {
@@ -343,7 +343,7 @@ func TestStatusInitContainers(t *testing.T) {
 
 func TestStatusSidecar(t *testing.T) {
 	pod := loadPod(t, strings.ReplaceAll(planSidecar, "%s", "Always"))
-	h := containerHashes(pod)
+	h := podHashes(pod)
 	sb := observedSandbox(pod, 0, runtime.StateRunning)
 	got := statusOf(t, pod, []*runtime.Container{sb,
 		observedContainer(pod, "side", 0, sb, h["side"], runtime.StateRunning, 0),

@@ -97,7 +97,7 @@ func (r *Runner) work(ctx context.Context, o workOrder, results chan<- workResul
 			}
 		case actCreateSandbox:
 			var id string
-			id, podIP, err = r.createSandbox(ctx, log, o.pod, a.attempt)
+			id, podIP, err = r.createSandbox(ctx, log, o.pod, a.attempt, o.hashes[sandboxHashKey])
 			if err != nil {
 				res.sandboxErr = err.Error()
 			} else {
