@@ -59,8 +59,8 @@ func TestHashCoversSpecChanges(t *testing.T) {
 	bh := podHashes(base)
 	for _, tc := range []struct {
 		name, old, new string
-		container       bool // the container's hash must change
-		sandbox         bool // the sandbox's hash must change
+		container      bool // the container's hash must change
+		sandbox        bool // the sandbox's hash must change
 	}{
 		{"image", "image: runner.local/busybox:test", "image: runner.local/busybox:other", true, false},
 		{"args", `"sleep 1000"`, `"sleep 2000"`, true, false},
