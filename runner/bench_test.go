@@ -144,8 +144,6 @@ func (w *benchWorld) newLoop() *loop {
 		observed: newObservedState(),
 		pods:     map[types.UID]*podState{},
 		dirty:    map[types.UID]bool{},
-		results:  make(chan workResult),
-		updates:  make(chan observedUpdate, 64),
 		timer:    time.NewTimer(time.Hour),
 	}
 	s := manifest.Snapshot{Source: manifest.SourceFile}
@@ -153,7 +151,7 @@ func (w *benchWorld) newLoop() *loop {
 		s.Pods = append(s.Pods, manifest.Pod{Pod: p, Origin: "bench"})
 	}
 	l.applySnapshot(s)
-	l.applyObserved(observedUpdate{full: true, containers: w.observed})
+	observedUpdate{full: true, containers: w.observed}.apply(l)
 	clear(l.dirty)
 	return l
 }
@@ -225,7 +223,7 @@ func BenchmarkRelist(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				l.applyObserved(u)
+				u.apply(l)
 				if len(l.dirty) != 0 {
 					b.Fatalf("an unchanged relist made %d pods dirty", len(l.dirty))
 				}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 )
@@ -27,45 +28,48 @@ func findSpec(pod *v1.Pod, name string) (*v1.Container, bool) {
 }
 
 // startContainer makes a container's image present, creates the container
-// in the pod's sandbox and starts it. On failure it returns the waiting
-// reason kubectl would show, and removes a container it created. Called by a
-// worker.
-func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.Pod, a action, sandboxID, hash string) (id string, w waitingReason, err error) {
-	c, _ := findSpec(pod, a.container)
-	if c == nil {
-		return "", w, fmt.Errorf("container %s is not in the pod spec", a.container)
+// in the pod's sandbox and starts it. It returns the container as it is now
+// (none when it could not be created) and, on failure, the waiting reason
+// kubectl would show; a container that was created but failed to start is
+// kept, its state (the engine's error, exit code 128) being the status and
+// the reason for the backoff. Called by a worker.
+func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.Pod, a action, sandboxID, hash string) (c seen, w waitingReason, err error) {
+	spec0, _ := findSpec(pod, a.container)
+	if spec0 == nil {
+		return c, w, fmt.Errorf("container %s is not in the pod spec", a.container)
 	}
-	img, reason, err := r.ensureImage(ctx, log, c)
+	img, reason, err := r.ensureImage(ctx, log, spec0)
 	if err != nil {
-		return "", waitingReason{reason: reason, message: err.Error()}, err
+		return c, waitingReason{reason: reason, message: err.Error()}, err
 	}
-	_ = img
-	spec, err := r.containerSpec(pod, c, a, sandboxID, hash)
+	spec, err := r.containerSpec(pod, spec0, a, sandboxID, hash)
 	if err == nil {
-		err = r.prepareMounts(pod, c, a.attempt)
+		err = r.prepareMounts(pod, spec0, a.attempt)
 	}
 	if err != nil {
-		return "", waitingReason{reason: reasonCreateError, message: err.Error()}, err
+		return c, waitingReason{reason: reasonCreateError, message: err.Error()}, err
 	}
 	cctx, cancel := r.call(ctx)
-	id, err = r.cfg.Runtime.CreateContainer(cctx, spec)
+	id, err := r.cfg.Runtime.CreateContainer(cctx, spec)
 	cancel()
 	if err != nil {
-		err = fmt.Errorf("create container %s of pod %s: %w", c.Name, podKey(pod), err)
-		return "", waitingReason{reason: reasonCreateError, message: err.Error()}, err
+		err = fmt.Errorf("create container %s of pod %s: %w", spec0.Name, podKey(pod), err)
+		return c, waitingReason{reason: reasonCreateError, message: err.Error()}, err
 	}
-	log.Info("Created", "reason", "Created", "container", c.Name, "container_id", shortID(id), "attempt", a.attempt)
+	log.Info("Created", "reason", "Created", "container", spec0.Name, "container_id", shortID(id), "attempt", a.attempt)
 	cctx, cancel = r.call(ctx)
 	err = r.cfg.Runtime.StartContainer(cctx, id)
 	cancel()
 	if err != nil {
-		// Keep the failed container: its state (exit code 127/128, the
-		// engine's error) is the status and drives the backoff.
-		err = fmt.Errorf("start container %s of pod %s: %w", c.Name, podKey(pod), err)
-		return id, waitingReason{reason: reasonRunError, message: err.Error()}, err
+		err = fmt.Errorf("start container %s of pod %s: %w", spec0.Name, podKey(pod), err)
+		seq := r.nextSeq()
+		if failed, ierr := r.inspect(context.WithoutCancel(ctx), id); ierr == nil {
+			c = seen{c: failed, seq: seq}
+		}
+		return c, waitingReason{reason: reasonRunError, message: err.Error()}, err
 	}
-	log.Info("Started", "reason", "Started", "container", c.Name, "container_id", shortID(id))
-	return id, waitingReason{}, nil
+	log.Info("Started", "reason", "Started", "container", spec0.Name, "container_id", shortID(id))
+	return seen{c: started(id, spec, img.ID, time.Now()), seq: r.nextSeq()}, waitingReason{}, nil
 }
 
 // containerDir is where a container instance's files live.

@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	goruntime "runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -24,26 +23,6 @@ const testImage = "runner.local/busybox:test"
 
 // epoch is the start of every fake clock.
 var epoch = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
-
-// testClock is a settable clock, safe for concurrent use.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock { return &testClock{now: epoch} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // loadPod loads one pod from a YAML manifest, as the file source would: with
 // defaults, the static name, a content-derived UID and validation.
@@ -166,8 +145,11 @@ type harness struct {
 }
 
 // startRunner starts a Runner over rt (or over cfg.Runtime, a wrapper of
-// rt, when set) with instance id "inst" (unless cfg says otherwise), a fast backoff and a temporary root dir; it is stopped in
-// t.Cleanup if the test did not stop it.
+// rt, when set) with instance id "inst" (unless cfg says otherwise), a fast
+// backoff and a temporary root dir, and returns once it has adopted what
+// the engine holds; it is stopped in t.Cleanup if the test did not stop it.
+// Call it inside a testing/synctest bubble (see bubble): the loop then runs
+// in virtual time.
 func startRunner(t *testing.T, rt *fake.Runtime, cfg Config) *harness {
 	t.Helper()
 	if cfg.Runtime == nil {
@@ -193,21 +175,15 @@ func startRunner(t *testing.T, rt *fake.Runtime, cfg Config) *harness {
 	h := &harness{t: t, rt: rt, r: r, snaps: make(chan manifest.Snapshot), cancel: cancel, done: make(chan error, 1), firstCall: len(rt.Calls())}
 	go func() { h.done <- r.Run(ctx, h.snaps) }()
 	t.Cleanup(func() { h.stop() })
-	// Let the watcher make its first relist before the test sends anything:
-	// a relist read before a worker's changes and applied after them makes
-	// the loop forget them for a while (TestLoopStaleRelistKeepsNewContainers
-	// shows it); the other tests are not about that.
-	match := LabelInstance + "=" + cfg.InstanceID
-	waitFor(t, "the watcher's first relist", func() bool {
-		n := 0
-		for _, c := range h.callsOf("ListContainers") {
-			if c.Arg == match {
-				n++
-			}
-		}
-		return n >= 2
-	})
+	synctest.Wait() // adopted: the loop waits for its first input
 	return h
+}
+
+// bubble runs f in a testing/synctest bubble: time is virtual, and the test
+// fails if a goroutine started in it outlives it (a leak).
+func bubble(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	synctest.Test(t, f)
 }
 
 // send hands the runner a snapshot of pods, failing the test if the loop
@@ -278,16 +254,21 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 const waitDeadline = 10 * time.Second
 
-// waitFor polls cond until it holds, failing the test with what when the
-// deadline passes first.
+// waitFor waits, in virtual time, until cond holds, failing the test with
+// what when the deadline passes first. Each look comes after every
+// goroutine of the bubble has settled (synctest.Wait).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitDeadline)
-	for !cond() {
-		if time.Now().After(deadline) {
+	for {
+		synctest.Wait()
+		if cond() {
+			return
+		}
+		if !time.Now().Before(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -347,19 +328,4 @@ func latestOf(t *testing.T, rt *fake.Runtime, pod *v1.Pod, name string) (runtime
 		}
 	}
 	return best, found
-}
-
-// goroutinesSettle waits until the number of goroutines is back to at most
-// base, failing with a dump of the stacks if it does not.
-func goroutinesSettle(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	for goruntime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := goruntime.Stack(buf, true)
-			t.Fatalf("goroutines: %d, want at most %d; stacks:\n%s", goruntime.NumGoroutine(), base, buf[:n])
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }

@@ -2,7 +2,8 @@ package runner
 
 import (
 	"context"
-	"errors"
+	"slices"
+	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -13,93 +14,85 @@ import (
 	"github.com/runner-dev/runner/runner/runtime"
 )
 
-// loop is the state of one Run. Every field is owned by the loop goroutine
-// except the channels.
+// loop is the state of one Run. Every field is owned by the loop goroutine.
 type loop struct {
 	r             *Runner
 	desired       map[types.UID]*v1.Pod
 	desiredByName map[string]types.UID
-	// hashes of the desired pods' containers, computed once per pod object.
+	// hashes of the desired pods' containers and sandboxes (podHashes),
+	// computed once per pod object.
 	hashes   map[types.UID]map[string]string
 	observed *observedState
 	pods     map[types.UID]*podState
 	dirty    map[types.UID]bool
 	synced   bool // the first snapshot has arrived
-	running  int  // workers in flight
-	timer    *time.Timer
-
-	results chan workResult     // workers → loop
-	updates chan observedUpdate // watcher → loop
+	// partial: the latest snapshot could not see all of its sources' input;
+	// pods it lacks are not torn down (see manifest.Snapshot.Partial).
+	partial bool
+	// engineDown: the engine does not answer; no worker is started until
+	// the watcher has a fresh list again.
+	engineDown bool
+	running    int // workers in flight
+	timer      *time.Timer
 }
 
-// observedUpdate is what the watcher learnt from the engine.
-type observedUpdate struct {
-	containers []runtime.Container
-	removed    []string
-	// full: a complete list; containers not in it are gone, unless the loop
-	// learnt of them from a later read.
-	full bool
-	// seq numbers the engine read (Runner.nextSeq, taken before it began).
-	seq uint64
-}
-
+// run adopts what the engine holds, then applies inputs and plans the pods
+// they made dirty until ctx ends. Called by Run.
 func (l *loop) run(ctx context.Context, snaps <-chan manifest.Snapshot) error {
+	// Subscribe before the first list, so that no event falls between them.
+	stream := l.r.openEvents(ctx)
 	cache := inspectCache{}
-	first, err := l.r.listAll(ctx, cache)
+	first, detail, err := l.r.listAll(ctx, cache, true)
 	if err != nil {
+		stream.close()
 		return err
 	}
-	l.applyObserved(first)
+	first.apply(l)
 	l.r.reconcileNetwork(ctx, l.observed)
 	l.r.log.Info("adopted containers", "count", len(first.containers), "pods", len(l.observed.byPod))
 
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		l.r.watch(watchCtx, cache, l.updates)
-	}()
+	var producers sync.WaitGroup
+	prodCtx, stopProducers := context.WithCancel(ctx)
+	producers.Go(func() { l.r.watch(prodCtx, cache, stream, detail) })
+	producers.Go(func() { l.r.forwardSnapshots(prodCtx, snaps) })
 	defer func() {
-		stopWatch()
-		<-watchDone
+		stopProducers()
+		producers.Wait()
 	}()
 
 	l.timer = time.NewTimer(time.Hour)
 	defer l.timer.Stop()
 	for {
 		select {
-		case s, ok := <-snaps:
-			if !ok {
-				snaps = nil
-				continue
-			}
-			l.applySnapshot(s)
-		case u := <-l.updates:
-			l.applyObserved(u)
-		case res := <-l.results:
-			l.applyResult(res)
+		case in := <-l.r.inbox:
+			in.apply(l)
 		case <-l.timer.C:
-			now := l.r.cfg.Now()
-			for uid, st := range l.pods {
-				if !st.wake.IsZero() && !now.Before(st.wake) {
-					st.wake = time.Time{}
-					l.dirty[uid] = true
-				}
-			}
+			l.wakeDue(time.Now())
 		case <-ctx.Done():
 			// Shutdown: let the workers finish their step, leave pods running.
 			for l.running > 0 {
-				l.applyResult(<-l.results)
+				(<-l.r.inbox).apply(l)
 			}
 			return nil
 		}
-		if l.synced {
+		if l.synced && !l.engineDown {
 			l.dispatch(ctx)
 		}
 	}
 }
 
-// applySnapshot replaces the desired pods. Called on the loop goroutine.
+// wakeDue marks the pods whose backoff or retry time has come.
+func (l *loop) wakeDue(now time.Time) {
+	for uid, st := range l.pods {
+		if !st.wake.IsZero() && !now.Before(st.wake) {
+			st.wake = time.Time{}
+			l.dirty[uid] = true
+		}
+	}
+}
+
+// applySnapshot replaces the desired pods. A partial snapshot keeps the
+// pods it lacks. Called on the loop goroutine.
 func (l *loop) applySnapshot(s manifest.Snapshot) {
 	next := make(map[types.UID]*v1.Pod, len(s.Pods))
 	byName := make(map[string]types.UID, len(s.Pods))
@@ -107,6 +100,23 @@ func (l *loop) applySnapshot(s manifest.Snapshot) {
 		next[p.Pod.UID] = p.Pod
 		byName[podKey(p.Pod)] = p.Pod.UID
 	}
+	if s.Partial {
+		for uid, pod := range l.desired {
+			if _, ok := next[uid]; !ok {
+				if _, taken := byName[podKey(pod)]; !taken {
+					next[uid], byName[podKey(pod)] = pod, uid
+				}
+			}
+		}
+	}
+	if s.Partial != l.partial {
+		if s.Partial {
+			l.r.log.Warn("the manifest sources could not read all their input; no pod is removed until they can")
+		} else if l.synced {
+			l.r.log.Info("the manifest sources read all their input again")
+		}
+	}
+	l.partial = s.Partial
 	for uid, pod := range next {
 		if old, ok := l.desired[uid]; !ok || old != pod {
 			l.dirty[uid] = true
@@ -129,56 +139,39 @@ func (l *loop) applySnapshot(s manifest.Snapshot) {
 		}
 	}
 	l.desired, l.desiredByName, l.hashes = next, byName, hashes
-	if !l.synced {
-		l.synced = true
-		// Pods found in the engine but not desired are torn down now.
+	if !l.synced || !l.partial {
+		// Pods found in the engine but not desired are torn down now (not
+		// while the sources are unsure).
 		for uid := range l.observed.byPod {
-			l.dirty[uid] = true
-		}
-	}
-}
-
-// applyObserved folds what the watcher saw into the observed state.
-func (l *loop) applyObserved(u observedUpdate) {
-	if u.full {
-		seen := make(map[string]bool, len(u.containers))
-		for _, c := range u.containers {
-			seen[c.ID] = true
-		}
-		for id := range l.observed.byID {
-			if !seen[id] && l.observed.touched[id] < u.seq {
-				u.removed = append(u.removed, id)
-			}
-		}
-		// Tombstones older than a complete list are no longer needed.
-		for id, seq := range l.observed.gone {
-			if seq < u.seq {
-				delete(l.observed.gone, id)
+			if _, ok := next[uid]; !ok {
+				l.dirty[uid] = true
 			}
 		}
 	}
-	for _, c := range u.containers {
-		l.putContainer(c, u.seq)
-	}
-	for _, id := range u.removed {
-		l.removeContainer(id, u.seq)
-	}
+	l.synced = true
 }
 
-func (l *loop) putContainer(c runtime.Container, seq uint64) {
+// putContainer records what an engine read (numbered seq) found, and marks
+// the pod dirty when it changed something, which it reports.
+func (l *loop) putContainer(c runtime.Container, seq uint64) bool {
 	if !l.observed.put(c, seq) {
-		return
+		return false
 	}
 	uid := podUIDOf(&c)
 	l.dirty[uid] = true
-	l.noteExit(uid, &c)
+	if cur := l.observed.byID[c.ID]; cur != nil {
+		l.noteExit(uid, cur)
+	}
+	return true
 }
 
-func (l *loop) removeContainer(id string, seq uint64) {
+// removeContainer forgets a container the engine no longer has; it returns
+// its pod's UID, "" when it was not known.
+func (l *loop) removeContainer(id string, seq uint64) types.UID {
 	c := l.observed.byID[id]
 	if c == nil {
 		l.observed.remove(id, seq) // a tombstone against stale reads
-		return
+		return ""
 	}
 	key := nameKeyOf(c)
 	uid := l.observed.remove(id, seq)
@@ -193,6 +186,7 @@ func (l *loop) removeContainer(id string, seq uint64) {
 			l.r.status.delete(uid)
 		}
 	}
+	return uid
 }
 
 // noteExit starts or extends the crash-loop backoff of a container that has
@@ -216,7 +210,7 @@ func (l *loop) noteExit(uid types.UID, c *runtime.Container) {
 	st.notBefore[name] = at
 	log := l.r.podLogger(pod)
 	log.Info("container exited", "container", name, "exit_code", c.ExitCode, "oom_killed", c.OOMKilled)
-	if now := l.r.cfg.Now(); at.After(now) {
+	if now := time.Now(); at.After(now) {
 		log.Warn("BackOff", "reason", "BackOff", "container", name, "restart_in", at.Sub(now).Round(time.Millisecond).String())
 	}
 }
@@ -241,10 +235,16 @@ func (l *loop) podState(uid types.UID) *podState {
 }
 
 // dispatch plans every dirty pod that has no worker and starts workers up
-// to the bound. Called on the loop goroutine after every input.
+// to the bound, in the order of the pods' UIDs. Called on the loop
+// goroutine after every input.
 func (l *loop) dispatch(ctx context.Context) {
-	now := l.r.cfg.Now()
+	now := time.Now()
+	uids := make([]types.UID, 0, len(l.dirty))
 	for uid := range l.dirty {
+		uids = append(uids, uid)
+	}
+	slices.Sort(uids)
+	for _, uid := range uids {
 		st := l.podState(uid)
 		if st.busy {
 			continue // planned again when its worker reports
@@ -254,6 +254,9 @@ func (l *loop) dispatch(ctx context.Context) {
 		}
 		if now.Before(st.retryAt) && !st.urgent {
 			continue // after a failure; the timer brings it back
+		}
+		if l.desired[uid] == nil && l.partial {
+			continue // not torn down while the sources are unsure
 		}
 		st.retryAt, st.urgent = time.Time{}, false
 		delete(l.dirty, uid)
@@ -266,7 +269,8 @@ func (l *loop) dispatch(ctx context.Context) {
 		if len(acts) > 0 {
 			st.busy = true
 			l.running++
-			go l.r.work(ctx, workOrder{uid: uid, pod: v.desired, observed: v.observed, actions: acts, hashes: v.hashes}, l.results)
+			order := workOrder{uid: uid, pod: v.desired, observed: v.observed, actions: acts, hashes: v.hashes}
+			go l.r.work(ctx, order)
 		} else if v.desired == nil {
 			delete(l.pods, uid)
 			l.r.status.delete(uid)
@@ -294,6 +298,7 @@ func (l *loop) view(uid types.UID) *podView {
 	return v
 }
 
+// resetTimer arms the timer for the earliest wake or retry to come.
 func (l *loop) resetTimer(now time.Time) {
 	var next time.Time
 	for uid, st := range l.pods {
@@ -306,12 +311,6 @@ func (l *loop) resetTimer(now time.Time) {
 			}
 		}
 	}
-	if !l.timer.Stop() {
-		select {
-		case <-l.timer.C:
-		default:
-		}
-	}
 	d := time.Hour
 	if !next.IsZero() {
 		d = max(next.Sub(now), time.Millisecond)
@@ -319,50 +318,12 @@ func (l *loop) resetTimer(now time.Time) {
 	l.timer.Reset(d)
 }
 
-// applyResult folds a worker's report into the loop's state.
-func (l *loop) applyResult(res workResult) {
-	l.running--
-	st := l.podState(res.uid)
-	st.busy = false
-	l.dirty[res.uid] = true
-	for name, w := range res.waiting {
-		if w.reason == "" {
-			delete(st.waiting, name)
-		} else {
-			st.waiting[name] = w
-		}
-	}
-	now := l.r.cfg.Now()
-	for _, name := range res.pullFailed {
-		_, next := l.r.cfg.Backoff.Next(st.pullBackoff[name], now, now)
-		st.pullBackoff[name] = next
-		st.notBefore[name] = now.Add(next.Delay)
-	}
-	st.sandboxErr = res.sandboxErr
-	for _, c := range res.containers {
-		l.putContainer(c, res.seq)
-	}
-	for _, id := range res.removed {
-		l.removeContainer(id, res.seq)
-	}
-	if res.err != nil && !errors.Is(res.err, context.Canceled) {
-		if pod := l.desired[res.uid]; pod != nil {
-			l.r.podLogger(pod).Warn("sync failed", "error", res.err)
-		} else {
-			l.r.log.Warn("teardown failed", "uid", res.uid, "error", res.err)
-		}
-		// Retry after a short pause rather than spinning on the echoes of
-		// the failed step; what changed meanwhile stays dirty and is seen
-		// then, a change of the desired pod at once.
-		st.retryAt = now.Add(time.Second)
-	}
-}
-
+// restartWanted reports whether container name of pod, having exited with
+// exitCode, is to run again.
 func restartWanted(pod *v1.Pod, name string, exitCode int) bool {
-	for i := range pod.Spec.InitContainers {
-		if pod.Spec.InitContainers[i].Name == name {
-			return exitCode != 0 && pod.Spec.RestartPolicy != v1.RestartPolicyNever || isSidecar(&pod.Spec.InitContainers[i])
-		}
+	c, init := findSpec(pod, name)
+	if c == nil {
+		return false
 	}
-	return restart.Wanted(pod.Spec.RestartPolicy, exitCode)
+	return restart.WantedFor(pod.Spec.RestartPolicy, c.RestartPolicy, init, exitCode)
 }

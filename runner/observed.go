@@ -38,7 +38,9 @@ func nameKeyOf(c *runtime.Container) string {
 // put records c, read from the engine by the read numbered seq, unless what
 // is known of it is newer: it was removed after that read began, or its state
 // is behind (a container only moves forward: created → running → exited).
-// It returns whether anything changed.
+// A record made from an event or a list lacks some details (start time,
+// image ID, pid); they are taken from what is known. It returns whether
+// anything changed.
 func (o *observedState) put(c runtime.Container, seq uint64) bool {
 	uid := podUIDOf(&c)
 	if uid == "" || o.gone[c.ID] > seq {
@@ -58,8 +60,19 @@ func (o *observedState) put(c runtime.Container, seq uint64) bool {
 		}
 	}
 	if old, ok := o.byID[c.ID]; ok {
-		if c.State < old.State || (c.State == old.State && sameContainer(old, &c)) {
-			return false
+		if c.State < old.State {
+			// Behind, but it may know what the newer record lacks.
+			enriched := *old
+			mergeContainer(&enriched, &c)
+			if sameContainer(old, &enriched) {
+				return false
+			}
+			c = enriched
+		} else {
+			mergeContainer(&c, old)
+			if sameContainer(old, &c) {
+				return false
+			}
 		}
 	}
 	cc := c
@@ -76,8 +89,35 @@ func (o *observedState) put(c runtime.Container, seq uint64) bool {
 	return true
 }
 
+// mergeContainer fills what c lacks from other, a record of the same
+// container: details a list or an event does not carry.
+func mergeContainer(c, other *runtime.Container) {
+	if c.Name == "" {
+		c.Name = other.Name
+	}
+	if c.Image == "" {
+		c.Image = other.Image
+	}
+	if c.ImageID == "" {
+		c.ImageID = other.ImageID
+	}
+	if c.Labels == nil {
+		c.Labels = other.Labels
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = other.CreatedAt
+	}
+	if c.StartedAt.IsZero() && c.State >= runtime.StateRunning {
+		c.StartedAt = other.StartedAt
+	}
+	if c.Pid == 0 && c.State == runtime.StateRunning && other.State == runtime.StateRunning {
+		c.Pid = other.Pid
+	}
+}
+
 func sameContainer(a, b *runtime.Container) bool {
-	return a.State == b.State && a.ExitCode == b.ExitCode && a.Pid == b.Pid &&
+	return a.State == b.State && a.ExitCode == b.ExitCode && a.Pid == b.Pid && a.OOMKilled == b.OOMKilled &&
+		a.ImageID == b.ImageID && a.CreatedAt.Equal(b.CreatedAt) &&
 		a.StartedAt.Equal(b.StartedAt) && a.FinishedAt.Equal(b.FinishedAt)
 }
 

@@ -214,20 +214,15 @@ func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[s
 				start(name, init)
 				return false
 			}
-			if init {
-				if c.ExitCode == 0 {
-					return true
-				}
-				if policy == v1.RestartPolicyNever {
-					return false // the pod has failed
-				}
-				start(name, init)
-				return false
+			if init && c.ExitCode == 0 {
+				return true
 			}
-			if restart.Wanted(policy, c.ExitCode) {
+			if restart.WantedFor(policy, nil, init, c.ExitCode) {
 				start(name, init)
 			}
-			return true
+			// An init container that is not done holds the rest back (the
+			// pod has failed when it is not to run again).
+			return !init
 		}
 	}
 

@@ -46,9 +46,11 @@ type Config struct {
 	Network Network
 	// DNS makes those pods' resolv.conf.
 	DNS DNSConfig
-	// Now is the clock (default time.Now).
-	Now func() time.Time
 }
+
+// Time: runner reads the clock and arms its timers through the time package
+// only, so that tests run the loop, its backoffs and its workers in virtual
+// time inside a testing/synctest bubble.
 
 // Runner keeps the desired pods running. Create it with New, drive it with
 // Run; read pod statuses from Statuses at any time.
@@ -63,6 +65,8 @@ type Runner struct {
 	oomFloor int
 	// seq numbers engine reads, so the loop can tell a stale one.
 	seq atomic.Uint64
+	// inbox is the loop's one input (see submit).
+	inbox chan input
 }
 
 // nextSeq numbers an engine read; take it before the read begins.
@@ -107,10 +111,7 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 30 * time.Second
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	r := &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore(), oomFloor: oomScoreFloor()}
+	r := &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore(), oomFloor: oomScoreFloor(), inbox: make(chan input, inboxSize)}
 	if r.oomFloor > -1000 {
 		r.log.Info("cannot lower OOM score adjustments (no CAP_SYS_RESOURCE); critical pods get no OOM protection", "floor", r.oomFloor)
 	}
@@ -137,31 +138,43 @@ func (r *Runner) Run(ctx context.Context, snaps <-chan manifest.Snapshot) error 
 		observed: newObservedState(),
 		pods:     map[types.UID]*podState{},
 		dirty:    map[types.UID]bool{},
-		results:  make(chan workResult),
-		updates:  make(chan observedUpdate, 64),
 	}
 	return l.run(ctx, snaps)
 }
 
 // podState is what the loop remembers about one pod beyond the observed
-// containers: backoff and the last errors of its containers.
+// containers: backoffs, failures and why containers wait.
 type podState struct {
 	busy bool      // a worker is carrying out a plan
 	wake time.Time // look again then (backoff)
 	// retryAt: after a failed step, the pod is planned again no sooner
-	// (unless urgent: its desired state changed).
-	retryAt time.Time
-	urgent  bool
-	// backoff per container name, and when its replacement may start.
-	backoff     map[string]restart.Backoff
-	pullBackoff map[string]restart.Backoff
-	notBefore   map[string]time.Time
+	// (unless urgent: its desired state changed). failures counts the
+	// failed steps in a row (the retry delay doubles with each); syncErr is
+	// the last failure, shown in the status and logged once per change.
+	retryAt  time.Time
+	urgent   bool
+	failures int
+	syncErr  syncError
+	// acted: the containers the last worker acted on; news: containers the
+	// engine told about while a worker was busy. News of a container the
+	// failed step did not act on is planned at once (see noteNews).
+	acted map[string]bool
+	news  map[string]bool
+	// backoff per container name (crash loop), startBackoff per container
+	// name (an image that cannot be had, a container that cannot be
+	// created), and when its next start may be.
+	backoff      map[string]restart.Backoff
+	startBackoff map[string]restart.Backoff
+	notBefore    map[string]time.Time
 	// seenExit: the container ID whose exit the backoff already counted.
 	seenExit map[string]string
 	// waiting: per container name, why it is not running (ErrImagePull, ...).
 	waiting map[string]waitingReason
-	// sandboxErr is the last sandbox failure.
-	sandboxErr string
+}
+
+// syncError is a failed step of a pod's worker, as the status shows it.
+type syncError struct {
+	reason, message string
 }
 
 type waitingReason struct {
@@ -170,11 +183,11 @@ type waitingReason struct {
 
 func newPodState() *podState {
 	return &podState{
-		backoff:     map[string]restart.Backoff{},
-		pullBackoff: map[string]restart.Backoff{},
-		notBefore:   map[string]time.Time{},
-		seenExit:    map[string]string{},
-		waiting:     map[string]waitingReason{},
+		backoff:      map[string]restart.Backoff{},
+		startBackoff: map[string]restart.Backoff{},
+		notBefore:    map[string]time.Time{},
+		seenExit:     map[string]string{},
+		waiting:      map[string]waitingReason{},
 	}
 }
 

@@ -22,46 +22,49 @@ func (r *Runner) podDir(uid types.UID) string {
 	return filepath.Join(r.cfg.RootDir, "pods", string(uid))
 }
 
-// createSandbox creates and starts the pod's pause container, attempt n. A
-// sandbox that fails to start is removed before the error is returned.
-// Called by a worker.
-func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, attempt int, hash string) (id string, ip netip.Addr, err error) {
+// createSandbox creates and starts the pod's pause container, attempt n,
+// and gives it its network. A sandbox that fails to start or to get its
+// network is removed before the error is returned. It returns the sandbox
+// as it is now. Called by a worker.
+func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, attempt int, hash string) (sb seen, ip netip.Addr, err error) {
 	if err := r.ensurePauseImage(ctx, log); err != nil {
-		return "", ip, err
+		return sb, ip, err
 	}
 	if err := os.MkdirAll(r.podDir(pod.UID), 0o750); err != nil {
-		return "", ip, fmt.Errorf("create pod directory: %w", err)
+		return sb, ip, fmt.Errorf("create pod directory: %w", err)
 	}
 	spec := r.sandboxSpec(pod, attempt, hash)
 	cctx, cancel := r.call(ctx)
-	id, err = r.cfg.Runtime.CreateContainer(cctx, spec)
+	id, err := r.cfg.Runtime.CreateContainer(cctx, spec)
 	cancel()
 	if err != nil {
-		return "", ip, fmt.Errorf("create sandbox %s: %w", spec.Name, err)
+		return sb, ip, fmt.Errorf("create sandbox %s: %w", spec.Name, err)
 	}
-	created := id
 	defer func() {
 		if err != nil {
-			r.rollback(created)
+			r.rollback(id)
 		}
 	}()
 	cctx, cancel = r.call(ctx)
 	err = r.cfg.Runtime.StartContainer(cctx, id)
 	cancel()
 	if err != nil {
-		return "", ip, fmt.Errorf("start sandbox %s: %w", spec.Name, err)
+		return sb, ip, fmt.Errorf("start sandbox %s: %w", spec.Name, err)
 	}
 	log.Info("sandbox started", "sandbox_id", shortID(id), "attempt", attempt)
-	if r.podNetworked(pod) {
-		sb, err := r.inspect(ctx, id)
-		if err != nil {
-			return "", ip, err
-		}
-		if ip, err = r.attachNetwork(ctx, log, pod, sb); err != nil {
-			return "", ip, err
-		}
+	if !r.podNetworked(pod) {
+		return seen{c: started(id, spec, "", time.Now()), seq: r.nextSeq()}, ip, nil
 	}
-	return id, ip, nil
+	// The network needs the pause process' pid.
+	seq := r.nextSeq()
+	c, err := r.inspect(ctx, id)
+	if err != nil {
+		return sb, ip, err
+	}
+	if ip, err = r.attachNetwork(ctx, log, pod, c); err != nil {
+		return sb, ip, err
+	}
+	return seen{c: c, seq: seq}, ip, nil
 }
 
 // rollback removes a half-made container on a fresh context: the caller's

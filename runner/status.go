@@ -140,8 +140,9 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 	default:
 		s.Phase = v1.PodRunning // every container runs, ran or is restarting
 	}
-	if st.sandboxErr != "" && (sb == nil || sb.State != runtime.StateRunning) {
-		s.Reason, s.Message = "SandboxFailed", st.sandboxErr
+	if se := st.syncErr; se.reason != "" && (se.reason != reasonFailedCreateSandbox || sb == nil || sb.State != runtime.StateRunning) {
+		// The last step failed and is being retried: say why.
+		s.Reason, s.Message = se.reason, se.message
 	}
 	cond := func(t v1.PodConditionType, ok bool) v1.PodCondition {
 		c := v1.PodCondition{Type: t, Status: v1.ConditionFalse}

@@ -369,10 +369,10 @@ func TestStatusSidecar(t *testing.T) {
 func TestStatusSandboxFailure(t *testing.T) {
 	pod := loadPod(t, podYAML("web", "", "app"))
 	st := newPodState()
-	st.sandboxErr = "create sandbox: boom"
+	st.syncErr = syncError{reason: reasonFailedCreateSandbox, message: "create sandbox: boom"}
 	got := statusOf(t, pod, nil, st, epoch)
-	if got.Status.Reason != "SandboxFailed" || got.Status.Message != st.sandboxErr {
-		t.Errorf("reason, message = %q, %q; want SandboxFailed and the error", got.Status.Reason, got.Status.Message)
+	if got.Status.Reason != reasonFailedCreateSandbox || got.Status.Message != st.syncErr.message {
+		t.Errorf("reason, message = %q, %q; want %s and the error", got.Status.Reason, got.Status.Message, reasonFailedCreateSandbox)
 	}
 	// Once a sandbox runs, the old failure is no longer the pod's reason.
 	got = statusOf(t, pod, []*runtime.Container{observedSandbox(pod, 1, runtime.StateRunning)}, st, epoch)

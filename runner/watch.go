@@ -6,12 +6,102 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/runner-dev/runner/runner/runtime"
 )
 
 // instanceMatch selects the containers of this runner instance.
 func (r *Runner) instanceMatch() map[string]string {
 	return map[string]string{LabelInstance: r.cfg.InstanceID}
+}
+
+// observedUpdate is what the watcher learnt from the engine, as an input.
+type observedUpdate struct {
+	containers []runtime.Container
+	removed    []string
+	// full: a complete list; containers not in it are gone, unless the loop
+	// learnt of them from a later read.
+	full bool
+	// seq numbers the engine read (Runner.nextSeq, taken before it began).
+	seq uint64
+}
+
+// apply folds what the watcher saw into the observed state. Called on the
+// loop goroutine.
+func (u observedUpdate) apply(l *loop) {
+	if u.full {
+		seen := make(map[string]bool, len(u.containers))
+		for _, c := range u.containers {
+			seen[c.ID] = true
+		}
+		for id := range l.observed.byID {
+			if !seen[id] && l.observed.touched[id] < u.seq {
+				u.removed = append(u.removed, id)
+			}
+		}
+		// Tombstones older than a complete list are no longer needed.
+		for id, seq := range l.observed.gone {
+			if seq < u.seq {
+				delete(l.observed.gone, id)
+			}
+		}
+	}
+	for _, c := range u.containers {
+		if l.putContainer(c, u.seq) {
+			l.noteNews(podUIDOf(&c), c.ID)
+		}
+	}
+	for _, id := range u.removed {
+		if uid := l.removeContainer(id, u.seq); uid != "" {
+			l.noteNews(uid, id)
+		}
+	}
+}
+
+// noteNews records that the engine told something new about container id
+// of pod uid. After a failed step a pod waits before it is planned again,
+// but that pause is for the failed step, not for news of other containers:
+// such news is planned at once. Echoes of the failed step's own actions
+// wait. Called on the loop goroutine.
+func (l *loop) noteNews(uid types.UID, id string) {
+	st := l.pods[uid]
+	switch {
+	case st == nil:
+	case st.busy:
+		if st.news == nil {
+			st.news = map[string]bool{}
+		}
+		st.news[id] = true
+	case !st.retryAt.IsZero() && !st.acted[id]:
+		st.urgent = true
+	}
+}
+
+// engineState tells the loop that the engine stopped or started answering.
+type engineState struct {
+	down bool
+	err  error
+}
+
+// apply stops or resumes the loop's workers. While the engine is down no
+// worker starts (each would only fail); when it answers again the watcher
+// has just sent a fresh list, and pods that failed meanwhile are retried at
+// once rather than after their backoff. Called on the loop goroutine.
+func (e engineState) apply(l *loop) {
+	if e.down == l.engineDown {
+		return
+	}
+	l.engineDown = e.down
+	if e.down {
+		l.r.log.Warn("the container engine does not answer; pods wait until it is back", "error", e.err)
+		return
+	}
+	l.r.log.Info("the container engine answers again; replanning every pod")
+	for uid, st := range l.pods {
+		st.retryAt, st.failures = time.Time{}, 0
+		l.dirty[uid] = true
+	}
 }
 
 // inspectCache remembers the last inspection of each container, so a relist
@@ -21,22 +111,31 @@ func (r *Runner) instanceMatch() map[string]string {
 type inspectCache map[string]runtime.Container
 
 // listAll lists every container of this instance and returns the full
-// observed state, inspecting what the cache does not already know. Called
-// at start by the loop and by the watcher's relist.
-func (r *Runner) listAll(ctx context.Context, cache inspectCache) (observedUpdate, error) {
+// observed state, inspecting what the cache does not already know. With
+// lazy, a running container is adopted from the list alone (its labels and
+// state are there) and its ID returned in detail, for an inspection later:
+// a restarted runner adopts its pods at the cost of one list. Called at
+// start by the loop and by the watcher's relists.
+func (r *Runner) listAll(ctx context.Context, cache inspectCache, lazy bool) (u observedUpdate, detail []string, err error) {
 	seq := r.nextSeq()
 	cctx, cancel := r.call(ctx)
 	list, err := r.cfg.Runtime.ListContainers(cctx, r.instanceMatch())
 	cancel()
 	if err != nil {
-		return observedUpdate{}, fmt.Errorf("list containers of instance %s: %w", r.cfg.InstanceID, err)
+		return u, nil, fmt.Errorf("list containers of instance %s: %w", r.cfg.InstanceID, err)
 	}
-	u := observedUpdate{full: true, seq: seq, containers: make([]runtime.Container, 0, len(list))}
+	u = observedUpdate{full: true, seq: seq, containers: make([]runtime.Container, 0, len(list))}
 	listed := make(map[string]bool, len(list))
 	for _, c := range list {
 		listed[c.ID] = true
 		if known, ok := cache[c.ID]; ok && known.State == c.State {
 			u.containers = append(u.containers, known)
+			continue
+		}
+		if lazy && c.State == runtime.StateRunning {
+			cache[c.ID] = c
+			u.containers = append(u.containers, c)
+			detail = append(detail, c.ID)
 			continue
 		}
 		full, err := r.inspect(ctx, c.ID)
@@ -45,7 +144,7 @@ func (r *Runner) listAll(ctx context.Context, cache inspectCache) (observedUpdat
 			continue
 		}
 		if err != nil {
-			return observedUpdate{}, err
+			return observedUpdate{}, nil, err
 		}
 		cache[c.ID] = full
 		u.containers = append(u.containers, full)
@@ -55,7 +154,7 @@ func (r *Runner) listAll(ctx context.Context, cache inspectCache) (observedUpdat
 			delete(cache, id)
 		}
 	}
-	return u, nil
+	return u, detail, nil
 }
 
 func (r *Runner) inspect(ctx context.Context, id string) (runtime.Container, error) {
@@ -68,101 +167,193 @@ func (r *Runner) inspect(ctx context.Context, id string) (runtime.Container, err
 	return c, nil
 }
 
-// watch follows the engine's events for this instance and relists every
-// SyncFrequency, sending what it learns to updates until ctx ends. When the
-// event stream breaks (dockerd restarted) it reconnects and relists, since
-// events may have been missed. Runs on its own goroutine, owned by Run.
-func (r *Runner) watch(ctx context.Context, cache inspectCache, updates chan<- observedUpdate) {
-	send := func(u observedUpdate) bool {
-		select {
-		case updates <- u:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	relist := time.NewTicker(r.cfg.SyncFrequency)
-	defer relist.Stop()
-	retry := 250 * time.Millisecond
-	for ctx.Err() == nil {
-		streamCtx, cancel := context.WithCancel(ctx)
-		events, errc := r.cfg.Runtime.Events(streamCtx, r.instanceMatch())
-		resync := func() bool {
-			u, err := r.listAll(ctx, cache)
-			if err != nil {
-				r.log.Warn("relist failed", "error", err)
-				return true
-			}
-			return send(u)
-		}
-		if !resync() {
-			cancel()
-			return
-		}
-	stream:
-		for {
-			select {
-			case ev, ok := <-events:
-				if !ok {
-					break stream
-				}
-				retry = 250 * time.Millisecond
-				u, ok := r.eventUpdate(ctx, ev)
-				for _, c := range u.containers {
-					cache[c.ID] = c
-				}
-				for _, id := range u.removed {
-					delete(cache, id)
-				}
-				if ok && !send(u) {
-					break stream
-				}
-			case err := <-errc:
-				if ctx.Err() == nil {
-					r.log.Warn("engine event stream ended; reconnecting", "error", err)
-				}
-				break stream
-			case <-relist.C:
-				if !resync() {
-					break stream
-				}
-			case <-ctx.Done():
-				break stream
-			}
-		}
-		cancel()
-		// Drain so the runtime's stream goroutine can exit.
-		for range events {
-		}
-		select {
-		case <-time.After(retry):
-		case <-ctx.Done():
-		}
-		retry = min(retry*2, 5*time.Second)
+// eventStream is one subscription to the engine's events.
+type eventStream struct {
+	events <-chan runtime.Event
+	errc   <-chan error
+	cancel context.CancelFunc
+}
+
+// openEvents subscribes to the events of this instance's containers.
+func (r *Runner) openEvents(ctx context.Context) *eventStream {
+	sctx, cancel := context.WithCancel(ctx)
+	events, errc := r.cfg.Runtime.Events(sctx, r.instanceMatch())
+	return &eventStream{events: events, errc: errc, cancel: cancel}
+}
+
+// close ends the subscription and waits for the runtime's stream goroutine.
+func (s *eventStream) close() {
+	s.cancel()
+	for range s.events {
 	}
 }
 
-// eventUpdate turns an event into an observed update: the container as it
-// is now, or its removal.
-func (r *Runner) eventUpdate(ctx context.Context, ev runtime.Event) (observedUpdate, bool) {
-	seq := r.nextSeq()
+// Reconnection to an engine that stopped answering: 250 ms doubling to 2 s,
+// so that a restarted engine is seen within 2 s without a storm of calls.
+const (
+	reconnectInitial = 250 * time.Millisecond
+	reconnectMax     = 2 * time.Second
+)
+
+// watch follows the engine's events for this instance on stream (which it
+// owns from then on), first inspects the containers adopted lazily (detail),
+// and relists every SyncFrequency, submitting what it learns until ctx ends.
+// When the stream breaks (dockerd restarted) it subscribes again and
+// relists, since events may have been missed; while the engine does not
+// answer it says so once (engineState) and retries calmly. Runs on its own
+// goroutine, owned by Run.
+func (r *Runner) watch(ctx context.Context, cache inspectCache, stream *eventStream, detail []string) {
+	defer func() { stream.close() }()
+	relist := time.NewTicker(r.cfg.SyncFrequency)
+	defer relist.Stop()
+	if !r.fillDetails(ctx, cache, detail) {
+		return
+	}
+	oom := map[string]bool{}
+	for {
+		r.follow(ctx, cache, stream, relist.C, oom)
+		stream.close()
+		if ctx.Err() != nil {
+			return
+		}
+		var ok bool
+		if stream, ok = r.reconnect(ctx, cache); !ok {
+			return
+		}
+	}
+}
+
+// follow submits what the events of stream and the relists tell until the
+// stream ends, a relist fails, or ctx ends. Called by watch.
+func (r *Runner) follow(ctx context.Context, cache inspectCache, stream *eventStream, relist <-chan time.Time, oom map[string]bool) {
+	for {
+		select {
+		case ev, ok := <-stream.events:
+			if !ok {
+				return
+			}
+			u, ok := eventUpdate(ev, oom, r.nextSeq())
+			if !ok {
+				continue
+			}
+			for _, c := range u.containers {
+				if known, ok := cache[c.ID]; ok {
+					mergeContainer(&c, &known)
+					cache[c.ID] = c
+				}
+			}
+			for _, id := range u.removed {
+				delete(cache, id)
+			}
+			if !r.submit(ctx, u) {
+				return
+			}
+		case err := <-stream.errc:
+			if ctx.Err() == nil {
+				r.log.Warn("engine event stream ended; reconnecting", "error", err)
+			}
+			return
+		case <-relist:
+			u, _, err := r.listAll(ctx, cache, false)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.log.Warn("relist failed; reconnecting", "error", err)
+				}
+				return
+			}
+			if !r.submit(ctx, u) {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// reconnect subscribes again and relists until the engine answers, and
+// submits the fresh list. It returns false when ctx ends first.
+func (r *Runner) reconnect(ctx context.Context, cache inspectCache) (*eventStream, bool) {
+	down := false
+	for wait := reconnectInitial; ; wait = min(wait*2, reconnectMax) {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, false
+		}
+		stream := r.openEvents(ctx)
+		u, _, err := r.listAll(ctx, cache, false)
+		if err == nil {
+			if !r.submit(ctx, u) || (down && !r.submit(ctx, engineState{down: false})) {
+				stream.close()
+				return nil, false
+			}
+			return stream, true
+		}
+		stream.close()
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		if !down {
+			down = true
+			if !r.submit(ctx, engineState{down: true, err: err}) {
+				return nil, false
+			}
+		}
+	}
+}
+
+// fillDetails inspects the containers adopted from the list alone and
+// submits them in one update. It returns false when ctx ended.
+func (r *Runner) fillDetails(ctx context.Context, cache inspectCache, ids []string) bool {
+	if len(ids) == 0 {
+		return true
+	}
+	u := observedUpdate{seq: r.nextSeq()}
+	for _, id := range ids {
+		c, err := r.inspect(ctx, id)
+		switch {
+		case err == nil:
+			cache[id] = c
+			u.containers = append(u.containers, c)
+		case errors.Is(err, runtime.ErrNotFound):
+			delete(cache, id)
+			u.removed = append(u.removed, id)
+		case ctx.Err() != nil:
+			return false
+		default:
+			r.log.Warn("inspect of an adopted container failed; the next relist tries again", "container_id", shortID(id), "error", err)
+			delete(cache, id)
+		}
+	}
+	return r.submit(ctx, u)
+}
+
+// eventUpdate turns an event into an observed update without a look at the
+// engine: a destroy removes the container; a die carries the exit code, the
+// time and (in the event's attributes) the container's labels, name and
+// image; an oom marks the die to come. Starts are reported by the workers
+// that make them (a container started by hand is found by the next relist).
+func eventUpdate(ev runtime.Event, oom map[string]bool, seq uint64) (observedUpdate, bool) {
 	switch ev.Action {
 	case runtime.EventDestroy:
+		delete(oom, ev.ContainerID)
 		return observedUpdate{removed: []string{ev.ContainerID}, seq: seq}, true
-	case runtime.EventStart, runtime.EventDie:
-		// (A create needs no look: this runner's workers report the
-		// containers they create, and a relist finds any other.)
-		c, err := r.inspect(ctx, ev.ContainerID)
-		if errors.Is(err, runtime.ErrNotFound) {
-			return observedUpdate{removed: []string{ev.ContainerID}, seq: seq}, true
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return observedUpdate{}, false // shutting down
+	case runtime.EventOOM:
+		oom[ev.ContainerID] = true
+	case runtime.EventDie:
+		labels := make(map[string]string, len(ev.Labels))
+		for k, v := range ev.Labels {
+			switch k {
+			case "name", "image", "exitCode", "signal", "execDuration":
+			default:
+				labels[k] = v
 			}
-			r.log.Warn("inspect after event failed", "container_id", ev.ContainerID, "event", ev.Action, "error", err)
-			return observedUpdate{}, false
 		}
+		c := runtime.Container{
+			ID: ev.ContainerID, Name: ev.Labels["name"], Image: ev.Labels["image"], Labels: labels,
+			State: runtime.StateExited, ExitCode: ev.ExitCode, FinishedAt: ev.Time, OOMKilled: oom[ev.ContainerID],
+		}
+		delete(oom, ev.ContainerID)
 		return observedUpdate{containers: []runtime.Container{c}, seq: seq}, true
 	}
 	return observedUpdate{}, false

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,19 +23,114 @@ type workOrder struct {
 	hashes   map[string]string
 }
 
-// workResult is what a worker reports back to the loop.
+// seen is a container as a worker knows it after its actions, with the
+// number of the engine read (or call) that made it known (Runner.nextSeq).
+type seen struct {
+	c   runtime.Container
+	seq uint64
+}
+
+// workResult is what a worker reports back to the loop, as an input.
 type workResult struct {
 	uid        types.UID
-	containers []runtime.Container // as inspected after the actions
-	removed    []string
+	containers []seen // created, started or inspected after the actions
+	removed    []seen // only ID and seq are set
 	// waiting: container name → why it is not running ("" reason clears).
 	waiting map[string]waitingReason
-	// pullFailed: containers whose image could not be had (pull backoff).
-	pullFailed []string
-	sandboxErr string
-	err        error
-	// seq numbers the worker's final engine read (see Runner.nextSeq).
-	seq uint64
+	// startFailed: containers that could not be started before they ran
+	// (no image, not creatable): they wait for their start backoff.
+	startFailed []string
+	err         error
+	errReason   string // the kubelet's event reason for err
+	// acted: the containers the actions touched (see noteNews).
+	acted map[string]bool
+}
+
+// Event reasons of failed steps, as the kubelet names them.
+const (
+	reasonFailedCreateSandbox = "FailedCreatePodSandBox"
+	reasonFailedKillPod       = "FailedKillPod"
+	reasonFailedSync          = "FailedSync"
+)
+
+// Retry of a pod after a failed step: 1 s doubling to 30 s, with ±20 %
+// jitter so that pods failing together do not retry in lock-step (the
+// kubelet requeues a failed sync after 10 s).
+const (
+	retryInitial = time.Second
+	retryMax     = 30 * time.Second
+)
+
+// retryDelay is the wait before the next attempt after failures failed
+// steps in a row.
+func retryDelay(failures int) time.Duration {
+	d := retryInitial
+	for i := 1; i < failures && d < retryMax; i++ {
+		d *= 2
+	}
+	d = min(d, retryMax)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// apply folds a worker's report into the loop's state. Called on the loop
+// goroutine.
+func (res workResult) apply(l *loop) {
+	l.running--
+	st := l.podState(res.uid)
+	st.busy = false
+	l.dirty[res.uid] = true
+	now := time.Now()
+	for name, w := range res.waiting {
+		if w.reason == "" {
+			delete(st.waiting, name)
+			delete(st.startBackoff, name)
+		} else {
+			st.waiting[name] = w
+		}
+	}
+	for _, name := range res.startFailed {
+		_, next := l.r.cfg.Backoff.Next(st.startBackoff[name], now, now)
+		st.startBackoff[name] = next
+		st.notBefore[name] = now.Add(next.Delay)
+	}
+	for _, s := range res.containers {
+		l.putContainer(s.c, s.seq)
+	}
+	for _, s := range res.removed {
+		l.removeContainer(s.c.ID, s.seq)
+	}
+	st.acted = res.acted
+	for id := range st.news {
+		if !res.acted[id] {
+			st.urgent = true // news of another container came meanwhile
+		}
+	}
+	st.news = nil
+	log := l.r.log.With("uid", string(res.uid))
+	if pod := l.desired[res.uid]; pod != nil {
+		log = l.r.podLogger(pod)
+	}
+	switch {
+	case res.err != nil && !errors.Is(res.err, context.Canceled):
+		// Retry after a pause that grows with each failure rather than
+		// spinning on the echoes of the failed step; what changed meanwhile
+		// stays dirty and is seen then, a change of the desired pod at once.
+		st.failures++
+		delay := retryDelay(st.failures)
+		st.retryAt = now.Add(delay)
+		se := syncError{reason: res.errReason, message: res.err.Error()}
+		if se != st.syncErr {
+			log.Warn(res.errReason, "reason", res.errReason, "error", res.err, "retry_in", delay.Round(time.Millisecond).String())
+		} else {
+			log.Debug(res.errReason, "reason", res.errReason, "error", res.err, "failures", st.failures, "retry_in", delay.Round(time.Millisecond).String())
+		}
+		st.syncErr = se
+	case res.err == nil:
+		if st.syncErr != (syncError{}) {
+			log.Info("pod synced again", "after_failures", st.failures)
+		}
+		st.failures, st.syncErr = 0, syncError{}
+	}
 }
 
 // podLogger is the logger of one pod.
@@ -41,13 +138,14 @@ func (r *Runner) podLogger(pod *v1.Pod) *slog.Logger {
 	return r.log.With("pod", podKey(pod), "uid", string(pod.UID))
 }
 
-// work carries out one pod's actions in order and reports to results. It
+// work carries out one pod's actions in order and reports to the loop. It
 // runs on its own goroutine, started by the loop, which waits for its report
 // before it plans the pod again; it stops at the first action that fails
 // (a container that cannot start does not stop its siblings from starting).
-func (r *Runner) work(ctx context.Context, o workOrder, results chan<- workResult) {
-	res := workResult{uid: o.uid, waiting: map[string]waitingReason{}}
-	defer func() { results <- res }()
+func (r *Runner) work(ctx context.Context, o workOrder) {
+	res := workResult{uid: o.uid, waiting: map[string]waitingReason{}, acted: map[string]bool{}}
+	// The loop waits for this report even while shutting down.
+	defer func() { r.inbox <- res }()
 	var log *slog.Logger
 	if o.pod != nil {
 		log = r.podLogger(o.pod)
@@ -68,19 +166,37 @@ func (r *Runner) work(ctx context.Context, o workOrder, results chan<- workResul
 	if o.pod != nil {
 		podIP, _ = r.sandboxIP(o.pod, sandboxID)
 	}
+	// touched: containers stopped by this worker, inspected at the end for
+	// their exit code.
 	touched := map[string]bool{}
+	removed := func(id string) {
+		res.removed = append(res.removed, seen{c: runtime.Container{ID: id}, seq: r.nextSeq()})
+	}
 	for _, a := range o.actions {
 		if ctx.Err() != nil {
 			res.err = ctx.Err()
 			break
 		}
 		log.Debug("action", "action", a.kind.String(), "container", a.container, "id", shortID(a.id), "reason", a.reason)
+		if a.id != "" {
+			res.acted[a.id] = true
+		}
+		if a.kind == actKillPod {
+			for _, c := range o.observed {
+				res.acted[c.ID] = true
+			}
+		}
 		var err error
 		switch a.kind {
 		case actKillPod:
-			var removed []string
-			removed, err = r.killPod(ctx, log, o.observed)
-			res.removed = append(res.removed, removed...)
+			var gone []string
+			gone, err = r.killPod(ctx, log, o.observed)
+			for _, id := range gone {
+				removed(id)
+			}
+			if err != nil {
+				res.errReason = reasonFailedKillPod
+			}
 		case actStopContainer:
 			err = r.stopContainer(ctx, log, findContainer(o.observed, a.id), o.pod)
 			touched[a.id] = true
@@ -93,57 +209,67 @@ func (r *Runner) work(ctx context.Context, o workOrder, results chan<- workResul
 				err = r.removeContainer(ctx, a.id)
 			}
 			if err == nil {
-				res.removed = append(res.removed, a.id)
+				removed(a.id)
 			}
 		case actCreateSandbox:
-			var id string
-			id, podIP, err = r.createSandbox(ctx, log, o.pod, a.attempt, o.hashes[sandboxHashKey])
+			var sb seen
+			sb, podIP, err = r.createSandbox(ctx, log, o.pod, a.attempt, o.hashes[sandboxHashKey])
 			if err != nil {
-				res.sandboxErr = err.Error()
+				res.errReason = reasonFailedCreateSandbox
 			} else {
-				sandboxID = id
-				touched[id] = true
+				sandboxID = sb.c.ID
+				res.containers = append(res.containers, sb)
 			}
 		case actStartContainer:
 			if sandboxID == "" {
 				continue
 			}
-			var id string
-			var w waitingReason
 			pod := o.pod
 			if podIP.IsValid() {
 				pod = withPodIP(o.pod, podIP)
 			}
-			id, w, err = r.startContainer(ctx, log, pod, a, sandboxID, o.hashes[a.container])
+			c, w, err := r.startContainer(ctx, log, pod, a, sandboxID, o.hashes[a.container])
 			res.waiting[a.container] = w
-			if id != "" {
-				touched[id] = true
+			if c.c.ID != "" {
+				res.containers = append(res.containers, c)
 			}
 			if err != nil {
-				if w.reason == reasonErrImagePull || w.reason == reasonImagePullBackOff || w.reason == reasonErrImageNeverPull {
-					res.pullFailed = append(res.pullFailed, a.container)
+				if c.c.ID == "" {
+					res.startFailed = append(res.startFailed, a.container)
 				}
 				log.Warn("Failed", "reason", w.reason, "container", a.container, "error", err)
-				err = nil // siblings still start
 			}
+			continue // siblings still start
 		}
 		if err != nil {
 			res.err = err
+			if res.errReason == "" {
+				res.errReason = reasonFailedSync
+			}
 			break
 		}
 	}
-	// Report the containers touched as they are now, so the loop does not
+	// Report the containers stopped as they are now, so the loop does not
 	// plan on stale state while the engine's events are on their way.
-	res.seq = r.nextSeq()
 	for id := range touched {
+		seq := r.nextSeq()
 		c, err := r.inspect(context.WithoutCancel(ctx), id)
 		if errors.Is(err, runtime.ErrNotFound) {
-			res.removed = append(res.removed, id)
+			res.removed = append(res.removed, seen{c: runtime.Container{ID: id}, seq: seq})
 			continue
 		}
 		if err == nil {
-			res.containers = append(res.containers, c)
+			res.containers = append(res.containers, seen{c: c, seq: seq})
 		}
+	}
+}
+
+// started is the record of a container this runner has just created and
+// started from spec: what the loop needs without a look at the engine.
+func started(id string, spec runtime.ContainerSpec, imageID string, at time.Time) runtime.Container {
+	return runtime.Container{
+		ID: id, Name: spec.Name, Image: spec.Image, ImageID: imageID, Labels: spec.Labels,
+		State: runtime.StateRunning, CreatedAt: at, StartedAt: at,
 	}
 }
 

@@ -32,6 +32,21 @@ func Wanted(policy v1.RestartPolicy, exitCode int) bool {
 	return false
 }
 
+// WantedFor decides for one container of a pod whose pod-level policy is
+// pod: a sidecar (an init container whose own restartPolicy is Always)
+// always runs again; a regular init container runs again when it failed,
+// unless the pod's policy is Never (the pod has then failed); an app
+// container follows the pod's policy (Wanted).
+func WantedFor(pod v1.RestartPolicy, container *v1.ContainerRestartPolicy, init bool, exitCode int) bool {
+	if init {
+		if container != nil && *container == v1.ContainerRestartPolicyAlways {
+			return true
+		}
+		return exitCode != 0 && pod != v1.RestartPolicyNever
+	}
+	return Wanted(pod, exitCode)
+}
+
 // Backoff is the backoff state of one container of one pod.
 type Backoff struct {
 	// Delay is what the next crash will wait; zero before the first crash.

@@ -15,6 +15,8 @@ var (
 	// ErrConflict: the name is taken, or the object is in a state that
 	// forbids the operation (e.g. removing a running container without force).
 	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: the engine does not answer (stopped, restarting).
+	ErrUnavailable = errors.New("engine unavailable")
 )
 
 // State is a container's state as the engine reports it.

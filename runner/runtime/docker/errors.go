@@ -1,7 +1,12 @@
 package docker
 
 import (
+	"errors"
 	"fmt"
+	"strings"
+	"syscall"
+
+	"github.com/docker/docker/client"
 
 	cerrdefs "github.com/containerd/errdefs"
 
@@ -20,6 +25,8 @@ func wrap(op string, err error) error {
 		return fmt.Errorf("%s: %w: %w", op, runtime.ErrNotFound, err)
 	case cerrdefs.IsConflict(err):
 		return fmt.Errorf("%s: %w: %w", op, runtime.ErrConflict, err)
+	case client.IsErrConnectionFailed(err), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT) && strings.Contains(err.Error(), "dial"):
+		return fmt.Errorf("%s: %w: %w", op, runtime.ErrUnavailable, err)
 	default:
 		return fmt.Errorf("%s: %w", op, err)
 	}
