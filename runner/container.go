@@ -38,7 +38,7 @@ func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.P
 	if spec0 == nil {
 		return c, w, fmt.Errorf("container %s is not in the pod spec", a.container)
 	}
-	img, reason, err := r.ensureImage(ctx, log, spec0)
+	img, reason, err := r.ensureImage(ctx, log, pod, spec0)
 	if err != nil {
 		return c, waitingReason{reason: reason, message: err.Error()}, err
 	}
@@ -56,7 +56,7 @@ func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.P
 		err = fmt.Errorf("create container %s of pod %s: %w", spec0.Name, podKey(pod), err)
 		return c, waitingReason{reason: reasonCreateError, message: err.Error()}, err
 	}
-	log.Info("Created", "reason", "Created", "container", spec0.Name, "container_id", shortID(id), "attempt", a.attempt)
+	r.record(log, refOf(pod), EventNormal, ReasonCreated, spec0.Name, "Created container "+spec0.Name, "container_id", shortID(id), "attempt", a.attempt)
 	cctx, cancel = r.call(ctx)
 	err = r.cfg.Runtime.StartContainer(cctx, id)
 	cancel()
@@ -68,7 +68,7 @@ func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.P
 		}
 		return c, waitingReason{reason: reasonRunError, message: err.Error()}, err
 	}
-	log.Info("Started", "reason", "Started", "container", spec0.Name, "container_id", shortID(id))
+	r.record(log, refOf(pod), EventNormal, ReasonStarted, spec0.Name, "Started container "+spec0.Name, "container_id", shortID(id))
 	return seen{c: started(id, spec, img.ID, time.Now()), seq: r.nextSeq()}, waitingReason{}, nil
 }
 

@@ -129,7 +129,7 @@ func (r *Runner) importPauseFrom(ctx context.Context, src io.Reader, size int64)
 
 // ensureImage makes a container's image present per its imagePullPolicy and
 // returns it; on failure it gives the waiting reason kubectl would show.
-func (r *Runner) ensureImage(ctx context.Context, log *slog.Logger, c *v1.Container) (runtime.Image, string, error) {
+func (r *Runner) ensureImage(ctx context.Context, log *slog.Logger, pod *v1.Pod, c *v1.Container) (runtime.Image, string, error) {
 	inspect := func() (runtime.Image, error) {
 		cctx, cancel := r.call(ctx)
 		defer cancel()
@@ -146,7 +146,7 @@ func (r *Runner) ensureImage(ctx context.Context, log *slog.Logger, c *v1.Contai
 	case c.ImagePullPolicy == v1.PullNever, c.ImagePullPolicy == v1.PullIfNotPresent && present:
 		return img, "", nil
 	}
-	log.Info("Pulling", "reason", "Pulling", "container", c.Name, "image", c.Image)
+	r.record(log, refOf(pod), EventNormal, ReasonPulling, c.Name, fmt.Sprintf("Pulling image %q", c.Image))
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	err = r.cfg.Runtime.PullImage(cctx, c.Image)
@@ -160,7 +160,7 @@ func (r *Runner) ensureImage(ctx context.Context, log *slog.Logger, c *v1.Contai
 		}
 		return img, reasonErrImagePull, fmt.Errorf("pull image %s: %w", c.Image, err)
 	}
-	log.Info("Pulled", "reason", "Pulled", "container", c.Name, "image", c.Image, "duration", time.Since(start).Round(time.Millisecond).String())
+	r.record(log, refOf(pod), EventNormal, ReasonPulled, c.Name, fmt.Sprintf("Successfully pulled image %q in %s", c.Image, time.Since(start).Round(time.Millisecond)))
 	img, err = inspect()
 	if err != nil {
 		return img, reasonErrImagePull, fmt.Errorf("inspect image %s after pull: %w", c.Image, err)

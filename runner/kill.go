@@ -74,7 +74,7 @@ func (r *Runner) stopContainer(ctx context.Context, log *slog.Logger, c *runtime
 		grace = g
 	}
 	name := c.Labels[LabelContainerName]
-	log.Info("Killing", "reason", "Killing", "container", name, "grace_period", grace)
+	r.record(log, refOfContainer(c), EventNormal, ReasonKilling, name, "Stopping container "+name, "grace_period", grace)
 	d := time.Duration(grace) * time.Second
 	cctx, cancel := context.WithTimeout(ctx, d+r.cfg.CallTimeout)
 	defer cancel()

@@ -32,7 +32,10 @@ type loop struct {
 	// engineDown: the engine does not answer; no worker is started until
 	// the watcher has a fresh list again.
 	engineDown bool
-	running    int // workers in flight
+	// inSync: every pod has been planned since the first snapshot and no
+	// worker was busy at that moment (see checkInSync).
+	inSync  bool
+	running int // workers in flight
 	timer      *time.Timer
 }
 
@@ -77,8 +80,28 @@ func (l *loop) run(ctx context.Context, snaps <-chan manifest.Snapshot) error {
 		}
 		if l.synced && !l.engineDown {
 			l.dispatch(ctx)
+			l.checkInSync()
 		}
 	}
+}
+
+// checkInSync says once, in the log and by closing Runner.InSync, that the
+// runner has caught up: every pod of the first snapshot planned and carried
+// out, nothing left to do but pods waiting to retry. Called on the loop
+// goroutine after dispatch.
+func (l *loop) checkInSync() {
+	if l.inSync || l.running > 0 {
+		return
+	}
+	now := time.Now()
+	for uid := range l.dirty {
+		if st := l.pods[uid]; st == nil || !now.Before(st.retryAt) {
+			return
+		}
+	}
+	l.inSync = true
+	l.r.log.Info("in sync: every desired pod has been planned and its steps carried out", "pods", len(l.desired))
+	close(l.r.inSync)
 }
 
 // wakeDue marks the pods whose backoff or retry time has come.
@@ -211,7 +234,7 @@ func (l *loop) noteExit(uid types.UID, c *runtime.Container) {
 	log := l.r.podLogger(pod)
 	log.Info("container exited", "container", name, "exit_code", c.ExitCode, "oom_killed", c.OOMKilled)
 	if now := time.Now(); at.After(now) {
-		log.Warn("BackOff", "reason", "BackOff", "container", name, "restart_in", at.Sub(now).Round(time.Millisecond).String())
+		l.r.record(log, refOf(pod), EventWarning, ReasonBackOff, name, "Back-off restarting failed container "+name, "restart_in", at.Sub(now).Round(time.Millisecond).String())
 	}
 }
 

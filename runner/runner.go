@@ -58,6 +58,7 @@ type Runner struct {
 	cfg    Config
 	log    *slog.Logger
 	status *StatusStore
+	events eventLog
 	// pauseOnce guards the import of the pause image.
 	pauseMu    sync.Mutex
 	pauseReady bool
@@ -67,7 +68,15 @@ type Runner struct {
 	seq atomic.Uint64
 	// inbox is the loop's one input (see submit).
 	inbox chan input
+	// inSync is closed once the loop has caught up after its start.
+	inSync chan struct{}
 }
+
+// InSync is closed once the loop, after its start, has planned every pod
+// of the first snapshot and carried out their steps (pods that keep failing
+// wait for their retry). systemd's READY and runonce wait for it. Safe from
+// any goroutine.
+func (r *Runner) InSync() <-chan struct{} { return r.inSync }
 
 // nextSeq numbers an engine read; take it before the read begins.
 func (r *Runner) nextSeq() uint64 { return r.seq.Add(1) }
@@ -111,7 +120,7 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 30 * time.Second
 	}
-	r := &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore(), oomFloor: oomScoreFloor(), inbox: make(chan input, inboxSize)}
+	r := &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore(), oomFloor: oomScoreFloor(), inbox: make(chan input, inboxSize), inSync: make(chan struct{})}
 	if r.oomFloor > -1000 {
 		r.log.Info("cannot lower OOM score adjustments (no CAP_SYS_RESOURCE); critical pods get no OOM protection", "floor", r.oomFloor)
 	}

@@ -120,7 +120,11 @@ func (res workResult) apply(l *loop) {
 		st.retryAt = now.Add(delay)
 		se := syncError{reason: res.errReason, message: res.err.Error()}
 		if se != st.syncErr {
-			log.Warn(res.errReason, "reason", res.errReason, "error", res.err, "retry_in", delay.Round(time.Millisecond).String())
+			ref := podRef{uid: res.uid}
+			if pod := l.desired[res.uid]; pod != nil {
+				ref = refOf(pod)
+			}
+			l.r.record(log, ref, EventWarning, res.errReason, "", res.err.Error(), "retry_in", delay.Round(time.Millisecond).String())
 		} else {
 			log.Debug(res.errReason, "reason", res.errReason, "error", res.err, "failures", st.failures, "retry_in", delay.Round(time.Millisecond).String())
 		}
@@ -237,7 +241,7 @@ func (r *Runner) work(ctx context.Context, o workOrder) {
 				if c.c.ID == "" {
 					res.startFailed = append(res.startFailed, a.container)
 				}
-				log.Warn("Failed", "reason", w.reason, "container", a.container, "error", err)
+				r.record(log, refOf(o.pod), EventWarning, ReasonFailed, a.container, err.Error(), "waiting_reason", w.reason)
 			}
 			continue // siblings still start
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runner-dev/runner/internal/testenv"
 	"github.com/runner-dev/runner/runner"
 	"github.com/runner-dev/runner/runner/runtime"
 	"github.com/runner-dev/runner/runner/runtime/docker"
@@ -31,6 +33,10 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run() // every test skips: build nothing
+	}
 	dir, err := os.MkdirTemp("", "runner-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -99,21 +105,18 @@ func (w procWriter) Write(b []byte) (int, error) { return w.p.write(b) }
 
 func newHarness(t *testing.T, flags ...string) *harness {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test (needs Docker); skipped with -short")
-	}
+	testenv.Integration(t, "Docker, root and the CNI plugins")
+	testenv.Root(t)
 	rt, err := docker.New(docker.Config{})
 	if err != nil {
 		t.Fatalf("docker client: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := rt.Version(ctx); err != nil {
-		t.Fatalf("Docker is not answering (run `make setup`): %v", err)
-	}
-	if _, err := rt.InspectImage(ctx, testImage); err != nil {
-		t.Fatalf("test image %s missing (run `make setup`): %v", testImage, err)
-	}
+	_, err = rt.Version(ctx)
+	testenv.Need(t, "the Docker engine", err)
+	_, err = rt.InspectImage(ctx, testImage)
+	testenv.Need(t, "the test image "+testImage, err)
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	h := &harness{
@@ -284,7 +287,7 @@ func (p *proc) stop(t *testing.T) {
 // awaitLog waits until the process printed a line containing s.
 func (p *proc) awaitLog(t *testing.T, s string, timeout time.Duration) {
 	t.Helper()
-	await(t, timeout, "runner log line "+s, func() bool { return strings.Contains(p.Output(), s) })
+	testenv.Eventually(t, timeout, "runner log line "+s, func() bool { return strings.Contains(p.Output(), s) })
 }
 
 // countLog counts the lines containing s.
@@ -367,18 +370,6 @@ func (h *harness) running(pod string, names ...string) bool {
 		}
 	}
 	return true
-}
-
-// await polls cond every 50ms until it holds or timeout passes.
-func await(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // pod renders a one-container pod manifest.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runner-dev/runner/internal/testenv"
 )
 
 // TestKubeadmHostNetworkPod runs kubeadm's kube-scheduler manifest from the
@@ -34,7 +36,7 @@ func TestKubeadmHostNetworkPod(t *testing.T) {
 	}
 	h.writeManifest("kube-scheduler.yaml", m)
 	h.start()
-	await(t, 60*time.Second, "kube-scheduler running", func() bool { return h.running("kube-scheduler", "kube-scheduler") })
+	testenv.Eventually(t, 60*time.Second, "kube-scheduler running", func() bool { return h.running("kube-scheduler", "kube-scheduler") })
 
 	if st, err := os.Stat(conf); err != nil || !st.Mode().IsRegular() {
 		t.Fatalf("hostPath FileOrCreate did not create %s: %v", conf, err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runner-dev/runner/internal/testenv"
 	"github.com/runner-dev/runner/runner"
 	"github.com/runner-dev/runner/runner/runtime"
 )
@@ -32,7 +33,7 @@ spec:
     command: ["sh", "-c", "`+sleeper+`"]
 `)
 	p := h.start()
-	await(t, 60*time.Second, "pod web running", func() bool { return h.running("web", "httpd", "side") })
+	testenv.Eventually(t, 60*time.Second, "pod web running", func() bool { return h.running("web", "httpd", "side") })
 
 	cs := h.podContainers("web")
 	sb := cs["POD"][0]
@@ -79,7 +80,7 @@ func TestKilledContainerRestartsWithBackoff(t *testing.T) {
 	h := newHarness(t)
 	h.writeManifest("crash.yaml", pod("crash", "Always", sleeper))
 	h.start()
-	await(t, 60*time.Second, "pod running", func() bool { return h.running("crash", "main") })
+	testenv.Eventually(t, 60*time.Second, "pod running", func() bool { return h.running("crash", "main") })
 
 	kill := func(attempt int) time.Time {
 		t.Helper()
@@ -106,16 +107,16 @@ func TestKilledContainerRestartsWithBackoff(t *testing.T) {
 	}
 	// First restart is immediate.
 	kill(0)
-	await(t, 10*time.Second, "attempt 1 running", func() bool { _, ok := startedAttempt(1); return ok })
+	testenv.Eventually(t, 10*time.Second, "attempt 1 running", func() bool { _, ok := startedAttempt(1); return ok })
 	// The second waits the initial backoff (1s here).
 	killed := kill(1)
-	await(t, 15*time.Second, "attempt 2 running", func() bool { _, ok := startedAttempt(2); return ok })
+	testenv.Eventually(t, 15*time.Second, "attempt 2 running", func() bool { _, ok := startedAttempt(2); return ok })
 	started, _ := startedAttempt(2)
 	if d := started.Sub(killed); d < 900*time.Millisecond {
 		t.Errorf("second restart after %v: want the 1s backoff", d)
 	}
 	// Only the latest dead instance is kept.
-	await(t, 10*time.Second, "old instances removed", func() bool { return len(h.podContainers("crash")["main"]) <= 2 })
+	testenv.Eventually(t, 10*time.Second, "old instances removed", func() bool { return len(h.podContainers("crash")["main"]) <= 2 })
 }
 
 func TestRestartPolicyMatrix(t *testing.T) {
@@ -137,7 +138,7 @@ func TestRestartPolicyMatrix(t *testing.T) {
 	for i, c := range cases {
 		what := fmt.Sprintf("%s exit %d", c.policy, c.code)
 		if c.restart {
-			await(t, 60*time.Second, what+": restarted", func() bool {
+			testenv.Eventually(t, 60*time.Second, what+": restarted", func() bool {
 				for _, ct := range h.podContainers(name(i))["main"] {
 					if ct.Labels[runner.LabelRestartCount] != "0" {
 						return true
@@ -149,7 +150,7 @@ func TestRestartPolicyMatrix(t *testing.T) {
 		}
 		// A pod that runs to its end has its sandbox stopped, and its
 		// container is never restarted.
-		await(t, 60*time.Second, what+": sandbox stopped", func() bool {
+		testenv.Eventually(t, 60*time.Second, what+": sandbox stopped", func() bool {
 			cs := h.podContainers(name(i))
 			return len(cs["POD"]) == 1 && cs["POD"][0].State == runtime.StateExited
 		})
@@ -172,7 +173,7 @@ func TestEditedManifestStopsOldPodBeforeNewStarts(t *testing.T) {
 	h := newHarness(t)
 	h.writeManifest("edit.yaml", pod("edit", "Always", sleeper))
 	h.start()
-	await(t, 60*time.Second, "v1 running", func() bool { return h.running("edit", "main") })
+	testenv.Eventually(t, 60*time.Second, "v1 running", func() bool { return h.running("edit", "main") })
 	oldUID := h.podContainers("edit")["POD"][0].Labels[runner.LabelPodUID]
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -226,20 +227,20 @@ func TestRemovedManifestHonoursGracePeriod(t *testing.T) {
 	h.writeManifest("stubborn.yaml", strings.Replace(pod("stubborn", "Always", "trap '' TERM; while true; do sleep 0.2; done"),
 		"terminationGracePeriodSeconds: 5", "terminationGracePeriodSeconds: 3", 1))
 	h.start()
-	await(t, 60*time.Second, "pods running", func() bool { return h.running("polite", "main") && h.running("stubborn", "main") })
+	testenv.Eventually(t, 60*time.Second, "pods running", func() bool { return h.running("polite", "main") && h.running("stubborn", "main") })
 
 	gone := func(name string) func() bool {
 		return func() bool { return len(h.podContainers(name)) == 0 }
 	}
 	t0 := time.Now()
 	h.removeManifest("polite.yaml")
-	await(t, 20*time.Second, "polite pod removed", gone("polite"))
+	testenv.Eventually(t, 20*time.Second, "polite pod removed", gone("polite"))
 	if d := time.Since(t0); d > 4*time.Second {
 		t.Errorf("a container that exits on SIGTERM took %v to be removed: it waited for (most of) its 5s grace period", d)
 	}
 	t0 = time.Now()
 	h.removeManifest("stubborn.yaml")
-	await(t, 60*time.Second, "stubborn pod removed", gone("stubborn"))
+	testenv.Eventually(t, 60*time.Second, "stubborn pod removed", gone("stubborn"))
 	if d := time.Since(t0); d < 3*time.Second {
 		t.Errorf("a container that ignores SIGTERM was removed after %v, before its 3s grace period", d)
 	}
@@ -251,7 +252,7 @@ func TestKill9AndRestartRestartsNothing(t *testing.T) {
 		h.writeManifest(n+".yaml", pod(n, "Always", sleeper))
 	}
 	p := h.start()
-	await(t, 60*time.Second, "pods running", func() bool {
+	testenv.Eventually(t, 60*time.Second, "pods running", func() bool {
 		return h.running("a", "main") && h.running("b", "main") && h.running("c", "main")
 	})
 	before := map[string]time.Time{}
@@ -262,11 +263,9 @@ func TestKill9AndRestartRestartsNothing(t *testing.T) {
 	<-p.done
 
 	p2 := h.start()
-	p2.awaitLog(t, "adopted containers", 20*time.Second)
-	// Give the new runner a full sync round: the relist after its event
-	// stream connects, and a pass over every pod.
-	p2.awaitLog(t, "manifest read", 20*time.Second)
-	time.Sleep(2 * time.Second)
+	// The new runner has planned every pod and carried out what it had to
+	// do once it says it is in sync.
+	p2.awaitLog(t, "in sync", 20*time.Second)
 	after := h.containers()
 	if len(after) != len(before) {
 		t.Fatalf("%d containers before, %d after the restart", len(before), len(after))
@@ -281,7 +280,7 @@ func TestKill9AndRestartRestartsNothing(t *testing.T) {
 			t.Errorf("%s restarted: StartedAt %v → %v, state %s", c.Name, started, c.StartedAt, c.State)
 		}
 	}
-	if n := p2.countLog("Killing"); n != 0 {
+	if n := p2.countLog("reason=" + runner.ReasonKilling); n != 0 {
 		t.Errorf("the restarted runner killed %d containers", n)
 	}
 }
@@ -291,13 +290,13 @@ func TestOrphansOfRemovedManifestsAreTornDown(t *testing.T) {
 	h.writeManifest("keep.yaml", pod("keep", "Always", sleeper))
 	h.writeManifest("gone.yaml", pod("gone", "Always", sleeper))
 	p := h.start()
-	await(t, 60*time.Second, "pods running", func() bool { return h.running("keep", "main") && h.running("gone", "main") })
+	testenv.Eventually(t, 60*time.Second, "pods running", func() bool { return h.running("keep", "main") && h.running("gone", "main") })
 	p.stop(t)
 	h.removeManifest("gone.yaml")
 	keep := h.podContainers("keep")["main"][0]
 
 	h.start()
-	await(t, 60*time.Second, "orphan removed", func() bool { return len(h.podContainers("gone")) == 0 })
+	testenv.Eventually(t, 60*time.Second, "orphan removed", func() bool { return len(h.podContainers("gone")) == 0 })
 	now := h.podContainers("keep")["main"]
 	if len(now) != 1 || now[0].ID != keep.ID || now[0].State != runtime.StateRunning {
 		t.Fatalf("the desired pod was touched: %v", names(now))

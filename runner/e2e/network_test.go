@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runner-dev/runner/internal/testenv"
+	"github.com/runner-dev/runner/net/ipam"
 	"github.com/runner-dev/runner/runner"
 	"github.com/runner-dev/runner/runner/runtime"
 )
@@ -120,7 +122,7 @@ func boolInt(b bool) int {
 // assertNoNetworkLeft checks that nothing of the pod network is left.
 func (h *harness) assertNoNetworkLeft() {
 	h.t.Helper()
-	await(h.t, 20*time.Second, "no veth left on the bridge", func() bool { return h.veths() == 0 })
+	testenv.Eventually(h.t, 20*time.Second, "no veth left on the bridge", func() bool { return h.veths() == 0 })
 	if rec, alloc := h.netState(); rec != 0 || alloc != 0 {
 		h.t.Fatalf("leaked: %d sandbox network records, %d IP allocations", rec, alloc)
 	}
@@ -135,7 +137,7 @@ func TestPodsTalkOverPodIPsAndHostPort(t *testing.T) {
 `, ""))
 	h.writeManifest("b.yaml", httpPod("b", "", ""))
 	h.start()
-	await(t, 60*time.Second, "pods running", func() bool { return h.running("a", "web") && h.running("b", "web") })
+	testenv.Eventually(t, 60*time.Second, "pods running", func() bool { return h.running("a", "web") && h.running("b", "web") })
 
 	ipA, ipB := h.podIP("a"), h.podIP("b")
 	prefix := netip.MustParsePrefix(h.cidr)
@@ -153,7 +155,7 @@ func TestPodsTalkOverPodIPsAndHostPort(t *testing.T) {
 		t.Fatalf("host → b over the pod IP: %q, %v", body, err)
 	}
 	// The hostPort answers on 127.0.0.1.
-	await(t, 10*time.Second, "hostPort 18080 on 127.0.0.1", func() bool {
+	testenv.Eventually(t, 10*time.Second, "hostPort 18080 on 127.0.0.1", func() bool {
 		body, err := httpGet("127.0.0.1:18080")
 		return err == nil && strings.HasSuffix(strings.TrimSpace(body), "a")
 	})
@@ -179,7 +181,7 @@ func TestPodsTalkOverPodIPsAndHostPort(t *testing.T) {
 	for _, n := range []string{"a", "b", "c"} {
 		h.removeManifest(n + ".yaml")
 	}
-	await(t, 60*time.Second, "pods removed", func() bool { return len(h.containers()) == 0 })
+	testenv.Eventually(t, 60*time.Second, "pods removed", func() bool { return len(h.containers()) == 0 })
 	h.assertNoNetworkLeft()
 	if _, err := httpGet("127.0.0.1:18080"); err == nil {
 		t.Errorf("the hostPort still answers after the pod was removed")
@@ -207,7 +209,7 @@ func TestDNSFilesPerPolicy(t *testing.T) {
 `))
 	h.writeManifest("cf.yaml", httpPod("cf", "", "  hostname: box\n  subdomain: sub\n"))
 	h.start("--cluster-dns", "192.0.2.100")
-	await(t, 60*time.Second, "pods running", func() bool {
+	testenv.Eventually(t, 60*time.Second, "pods running", func() bool {
 		return h.running("def", "web") && h.running("none", "web") && h.running("cf", "web")
 	})
 	for _, tc := range []struct {
@@ -243,7 +245,7 @@ func TestSmallPodCIDRNeverExhausts(t *testing.T) {
 		for _, n := range names {
 			h.writeManifest(n+".yaml", pod(n, "Always", sleeper))
 		}
-		await(t, 60*time.Second, fmt.Sprintf("round %d running", round), func() bool {
+		testenv.Eventually(t, 60*time.Second, fmt.Sprintf("round %d running", round), func() bool {
 			for _, n := range names {
 				if !h.running(n, "main") {
 					return false
@@ -254,9 +256,9 @@ func TestSmallPodCIDRNeverExhausts(t *testing.T) {
 		for _, n := range names {
 			h.removeManifest(n + ".yaml")
 		}
-		await(t, 60*time.Second, fmt.Sprintf("round %d removed", round), func() bool { return len(h.containers()) == 0 })
+		testenv.Eventually(t, 60*time.Second, fmt.Sprintf("round %d removed", round), func() bool { return len(h.containers()) == 0 })
 	}
-	if n := p.countLog("no pod IP left"); n != 0 {
+	if n := p.countLog(ipam.ErrExhausted.Error()); n != 0 {
 		t.Fatalf("the /29 ran out of addresses %d times", n)
 	}
 	h.assertNoNetworkLeft()
@@ -288,7 +290,7 @@ func TestKill9DuringChurnLeaksNothing(t *testing.T) {
 	}
 	// Let a runner converge on what is desired now, then remove everything.
 	p := h.start()
-	await(t, 60*time.Second, "desired pods running", func() bool {
+	testenv.Eventually(t, 60*time.Second, "desired pods running", func() bool {
 		entries, _ := os.ReadDir(h.manifests)
 		for _, e := range entries {
 			if !h.running(strings.TrimSuffix(e.Name(), ".yaml"), "main") {
@@ -317,7 +319,7 @@ func TestKill9DuringChurnLeaksNothing(t *testing.T) {
 	for _, e := range entries {
 		h.removeManifest(e.Name())
 	}
-	await(t, 60*time.Second, "all pods removed", func() bool { return len(h.containers()) == 0 })
+	testenv.Eventually(t, 60*time.Second, "all pods removed", func() bool { return len(h.containers()) == 0 })
 	h.assertNoNetworkLeft()
 	_ = p
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/runner-dev/runner/internal/testenv"
 	"github.com/runner-dev/runner/runner/runtime"
 	"github.com/runner-dev/runner/runner/runtime/runtimetest"
 )
@@ -12,21 +13,18 @@ import (
 // CMD ["sh"].
 const testImage = "runner.local/busybox:test"
 
-// newTestRuntime connects to the local engine, failing the test when it
-// does not answer (run testdata/setup.sh). -short skips engine tests.
+// newTestRuntime connects to the local engine (an integration test: see
+// internal/testenv for what happens when it does not answer).
 func newTestRuntime(t *testing.T) *Runtime {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the Docker engine; skipped with -short")
-	}
+	testenv.Integration(t, "the Docker engine")
 	rt, err := New(Config{})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { rt.Close() })
-	if _, err := rt.Version(context.Background()); err != nil {
-		t.Fatalf("the Docker engine does not answer (run testdata/setup.sh): %v", err)
-	}
+	_, err = rt.Version(context.Background())
+	testenv.Need(t, "the Docker engine", err)
 	return rt
 }
 
