@@ -36,7 +36,7 @@ type loop struct {
 	// worker was busy at that moment (see checkInSync).
 	inSync  bool
 	running int // workers in flight
-	timer      *time.Timer
+	timer   *time.Timer
 }
 
 // run adopts what the engine holds, then applies inputs and plans the pods
