@@ -1,15 +1,11 @@
 package runner
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -69,54 +65,11 @@ func (r *Runner) ensurePauseImage(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
-// importPause builds the pause image from the embedded pause program, or
-// from this executable (which must then be statically linked), and imports it.
+// importPause imports runner's own sandbox image, made by pause.WriteRootfs
+// (the embedded pause program, or this executable with what it links).
 func (r *Runner) importPause(ctx context.Context) error {
-	if pause.Binary != nil {
-		return r.importPauseFrom(ctx, bytes.NewReader(pause.Binary), int64(len(pause.Binary)))
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("build pause image: find own executable: %w", err)
-	}
-	if f, err := elf.Open(exe); err == nil {
-		dynamic := false
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_INTERP {
-				dynamic = true
-			}
-		}
-		f.Close()
-		if dynamic {
-			return fmt.Errorf("build pause image: %s is dynamically linked; build runner with CGO_ENABLED=0 or pass --pod-infra-container-image", exe)
-		}
-	}
-	src, err := os.Open(exe)
-	if err != nil {
-		return fmt.Errorf("build pause image: %w", err)
-	}
-	defer src.Close()
-	st, err := src.Stat()
-	if err != nil {
-		return fmt.Errorf("build pause image: %w", err)
-	}
-	return r.importPauseFrom(ctx, src, st.Size())
-}
-
-// importPauseFrom imports an image holding one file, /pause, read from src.
-func (r *Runner) importPauseFrom(ctx context.Context, src io.Reader, size int64) error {
 	pr, pw := io.Pipe()
-	go func() {
-		tw := tar.NewWriter(pw)
-		err := tw.WriteHeader(&tar.Header{Name: pause.Path[1:], Mode: 0o755, Size: size, ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg})
-		if err == nil {
-			_, err = io.Copy(tw, src)
-		}
-		if err == nil {
-			err = tw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
+	go func() { pw.CloseWithError(pause.WriteRootfs(pw)) }()
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	err := r.cfg.Runtime.ImportImage(cctx, r.cfg.PauseImage, pr, []string{`ENTRYPOINT ["` + pause.Path + `"]`})

@@ -16,7 +16,7 @@ import (
 // and the hostPath moved into the test's directory.
 func TestKubeadmHostNetworkPod(t *testing.T) {
 	h := newHarness(t)
-	src := filepath.Join("..", "..", "..", "shared", "conformance", "kubeadm-1.32-kind-kube-scheduler.yaml")
+	src := filepath.Join(testenv.ConformanceDir(t), "kubeadm-1.32-kind-kube-scheduler.yaml")
 	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatalf("conformance manifest: %v", err)

@@ -299,6 +299,8 @@ func TestKill9DuringChurnLeaksNothing(t *testing.T) {
 		}
 		return true
 	})
+	// Pods left over from the churn are torn down by then.
+	p.awaitLog(t, "in sync", 60*time.Second)
 	// One sandbox per desired pod, and as many network records.
 	entries, _ := os.ReadDir(h.manifests)
 	running := 0
