@@ -80,6 +80,12 @@ func contains(list []string, s string) bool {
 // symlink after the first step still cannot make the handle point outside
 // the volume.
 func openSubPath(root, sub string, perm os.FileMode) (*os.File, error) {
+	return resolveInVolume(root, sub, &perm)
+}
+
+// resolveInVolume is openSubPath; with create nil, a missing path is an
+// error (fs.ErrNotExist) instead of being created.
+func resolveInVolume(root, sub string, create *os.FileMode) (*os.File, error) {
 	if err := CheckSubPath(sub); err != nil {
 		return nil, err
 	}
@@ -90,7 +96,7 @@ func openSubPath(root, sub string, perm os.FileMode) (*os.File, error) {
 	}
 	_, statErr := r.Stat(sub)
 	r.Close()
-	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
+	if statErr != nil && (create == nil || !errors.Is(statErr, fs.ErrNotExist)) {
 		return nil, fmt.Errorf("subPath %q cannot be resolved inside its volume: %w", sub, statErr)
 	}
 	rootFd, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -99,7 +105,7 @@ func openSubPath(root, sub string, perm os.FileMode) (*os.File, error) {
 	}
 	defer rootFd.Close()
 	if statErr != nil {
-		if err := mkdirInRoot(rootFd, sub, perm); err != nil {
+		if err := mkdirInRoot(rootFd, sub, *create); err != nil {
 			return nil, fmt.Errorf("create subPath %q in its volume: %w", sub, err)
 		}
 	}
