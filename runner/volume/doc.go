@@ -35,7 +35,8 @@
 // Who calls what: runner's workers, one at a time per pod. PreparePod before
 // the sandbox is created and before each container start; PrepareContainer
 // right before a container is created (and CleanupContainer if the creation
-// fails); TerminationMessage after the container exited; CleanupContainer
+// fails); ReadVolumeFile for an env fileKeyRef before the container is
+// created; TerminationMessage after the container exited; CleanupContainer
 // once the engine removed the container; CleanupPod once every container of
 // the pod is gone; CleanupOrphans once at start. A Manager holds no mutable
 // state: its methods are safe for concurrent use on different pods.

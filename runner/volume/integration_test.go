@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/moby/sys/mountinfo"
@@ -211,4 +212,11 @@ func TestFSGroupOwnership(t *testing.T) {
 	if g := gidOf(st); g != 4321 || st.Mode().Perm() != 0o440 {
 		t.Errorf("downwardAPI file: gid %d mode %v, want gid 4321 and 0440 (group-readable)", g, st.Mode())
 	}
+}
+
+func gidOf(st os.FileInfo) int {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int(s.Gid)
+	}
+	return -1
 }

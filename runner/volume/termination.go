@@ -68,13 +68,9 @@ func readTail(f *os.File, max int64) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is %s, not a regular file", f.Name(), describeMode(st.Mode()))
 	}
-	off := max64(st.Size()-max, 0)
-	return io.ReadAll(io.NewSectionReader(f, off, max))
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
+	off := st.Size() - max
+	if off < 0 {
+		off = 0
 	}
-	return b
+	return io.ReadAll(io.NewSectionReader(f, off, max))
 }
