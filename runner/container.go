@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strconv"
+	"net/netip"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -28,76 +26,74 @@ func findSpec(pod *v1.Pod, name string) (*v1.Container, bool) {
 }
 
 // startContainer makes a container's image present, creates the container
-// in the pod's sandbox and starts it. It returns the container as it is now
-// (none when it could not be created) and, on failure, the waiting reason
-// kubectl would show; a container that was created but failed to start is
-// kept, its state (the engine's error, exit code 128) being the status and
-// the reason for the backoff. Called by a worker.
+// in the pod's sandbox between its hooks' prestart (mounts) and poststart,
+// and starts it. It returns the container as it is now (none when it could
+// not be created) and, on failure, the waiting reason kubectl would show; a
+// container that was created but failed to start is kept, its state (the
+// engine's error, exit code 128) being the status and the reason for the
+// backoff. Called by a worker.
 func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.Pod, a action, sandboxID, hash string) (c seen, w waitingReason, err error) {
-	spec0, _ := findSpec(pod, a.container)
-	if spec0 == nil {
+	spec, _ := findSpec(pod, a.container)
+	if spec == nil {
 		return c, w, fmt.Errorf("container %s is not in the pod spec", a.container)
 	}
-	img, reason, err := r.ensureImage(ctx, log, pod, spec0)
-	if err != nil {
+	failed := func(reason string, err error) (seen, waitingReason, error) {
 		return c, waitingReason{reason: reason, message: err.Error()}, err
 	}
-	spec, err := r.containerSpec(pod, spec0, a, sandboxID, hash)
-	if err == nil {
-		err = r.prepareMounts(pod, spec0, a.attempt)
-	}
+	img, reason, err := r.ensureImage(ctx, log, pod, spec)
 	if err != nil {
-		return c, waitingReason{reason: reasonCreateError, message: err.Error()}, err
+		return failed(reason, err)
+	}
+	env, err := r.containerEnv(pod, spec)
+	if err != nil {
+		return failed(reasonCreateConfigError, fmt.Errorf("container %s of pod %s: %w", spec.Name, podKey(pod), err))
+	}
+	create := r.containerSpec(pod, spec, a, sandboxID, hash, env)
+	run := &containerRun{log: log, ref: refOf(pod), pod: pod, name: spec.Name, attempt: a.attempt, spec: spec,
+		create: &create, sandboxID: sandboxID, podIP: podIPOf(pod), env: envMap(env)}
+	undo := func() {
+		tctx, cancel := teardownCtx(ctx, r.cfg.CallTimeout)
+		defer cancel()
+		if err := runPhase(r.hooks, log, "destroy container", true, func(h containerDestroyHook) error { return h.destroyContainer(tctx, run) }); err != nil {
+			log.Warn("undoing the preparation of a container that was not created failed", "container", spec.Name, "error", err)
+		}
+	}
+	if err := runPhase(r.hooks, log, "prestart container", false, func(h containerPrestartHook) error { return h.prestartContainer(ctx, run) }); err != nil {
+		undo()
+		return failed(reasonCreateError, fmt.Errorf("container %s of pod %s: %w", spec.Name, podKey(pod), err))
 	}
 	cctx, cancel := r.call(ctx)
-	id, err := r.cfg.Runtime.CreateContainer(cctx, spec)
+	id, err := r.cfg.Runtime.CreateContainer(cctx, create)
 	cancel()
 	if err != nil {
-		err = fmt.Errorf("create container %s of pod %s: %w", spec0.Name, podKey(pod), err)
-		return c, waitingReason{reason: reasonCreateError, message: err.Error()}, err
+		undo()
+		return failed(reasonCreateError, fmt.Errorf("create container %s of pod %s: %w", spec.Name, podKey(pod), err))
 	}
-	r.record(log, refOf(pod), EventNormal, ReasonCreated, spec0.Name, "Created container "+spec0.Name, "container_id", shortID(id), "attempt", a.attempt)
+	r.record(log, run.ref, EventNormal, ReasonCreated, spec.Name, "Created container "+spec.Name, "container_id", shortID(id), "attempt", a.attempt)
 	cctx, cancel = r.call(ctx)
 	err = r.cfg.Runtime.StartContainer(cctx, id)
 	cancel()
 	if err != nil {
-		err = fmt.Errorf("start container %s of pod %s: %w", spec0.Name, podKey(pod), err)
+		err = fmt.Errorf("start container %s of pod %s: %w", spec.Name, podKey(pod), err)
 		seq := r.nextSeq()
-		if failed, ierr := r.inspect(context.WithoutCancel(ctx), id); ierr == nil {
-			c = seen{c: failed, seq: seq}
+		if c, ierr := r.inspect(context.WithoutCancel(ctx), id); ierr == nil {
+			return seen{c: c, seq: seq}, waitingReason{reason: reasonRunError, message: err.Error()}, err
 		}
-		return c, waitingReason{reason: reasonRunError, message: err.Error()}, err
+		return failed(reasonRunError, err)
 	}
-	r.record(log, refOf(pod), EventNormal, ReasonStarted, spec0.Name, "Started container "+spec0.Name, "container_id", shortID(id))
-	return seen{c: started(id, spec, img.ID, time.Now()), seq: r.nextSeq()}, waitingReason{}, nil
+	r.record(log, run.ref, EventNormal, ReasonStarted, spec.Name, "Started container "+spec.Name, "container_id", shortID(id))
+	c = seen{c: started(id, create, img.ID, time.Now()), seq: r.nextSeq()}
+	run.container = &c.c
+	if err := runPhase(r.hooks, log, "poststart container", false, func(h containerPoststartHook) error { return h.poststartContainer(ctx, run) }); err != nil {
+		return c, waitingReason{}, err
+	}
+	return c, waitingReason{}, nil
 }
 
-// containerDir is where a container instance's files live.
-func (r *Runner) containerDir(pod *v1.Pod, name string, attempt int) string {
-	return filepath.Join(r.podDir(pod.UID), "containers", name, strconv.Itoa(attempt))
-}
-
-// prepareMounts creates what the container's mounts need on the host:
-// emptyDir directories, hostPath DirectoryOrCreate/FileOrCreate, the
-// termination-log file.
-func (r *Runner) prepareMounts(pod *v1.Pod, c *v1.Container, attempt int) error {
-	dir := r.containerDir(pod, c.Name, attempt)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("create container directory: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "termination-log"), nil, 0o666); err != nil {
-		return fmt.Errorf("create termination-log: %w", err)
-	}
-	for _, vm := range c.VolumeMounts {
-		vol := findVolume(pod, vm.Name)
-		if vol == nil {
-			continue
-		}
-		if err := r.prepareVolume(pod, vol); err != nil {
-			return fmt.Errorf("volume %s: %w", vol.Name, err)
-		}
-	}
-	return nil
+// podIPOf is the pod IP a worker put in the pod's status (withPodIP).
+func podIPOf(pod *v1.Pod) netip.Addr {
+	ip, _ := netip.ParseAddr(pod.Status.PodIP)
+	return ip
 }
 
 func findVolume(pod *v1.Pod, name string) *v1.Volume {

@@ -27,6 +27,7 @@ const (
 	reasonImagePullBackOff  = "ImagePullBackOff"
 	reasonErrImageNeverPull = "ErrImageNeverPull"
 	reasonCreateError       = "CreateContainerError"
+	reasonCreateConfigError = "CreateContainerConfigError"
 	reasonRunError          = "RunContainerError"
 	reasonCompleted         = "Completed"
 	reasonError             = "Error"

@@ -14,11 +14,14 @@ import (
 	"github.com/runner-dev/runner/runner/runtime"
 )
 
-// killPod tears a pod down: its app containers get their stop signal, the
-// grace period and then SIGKILL, all in parallel; then the containers and
-// last the sandboxes are removed. It returns the IDs it removed. Called by a
-// worker for pods that are no longer desired.
-func (r *Runner) killPod(ctx context.Context, log *slog.Logger, observed []*runtime.Container) ([]string, error) {
+// killPod tears a pod down: its app containers get their prekill hooks
+// (preStop), their stop signal, the grace period and then SIGKILL, all in
+// parallel; then the containers are removed (and what they left on the
+// host), then the sandboxes (after their hooks' stop phase: the network),
+// and last what the pod left (its directory). It returns the IDs it
+// removed. pod is nil when the pod is no longer desired: the containers'
+// labels then say what teardown needs. Called by a worker.
+func (r *Runner) killPod(ctx context.Context, log *slog.Logger, pod *v1.Pod, ref podRef, observed []*runtime.Container) ([]string, error) {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -28,15 +31,13 @@ func (r *Runner) killPod(ctx context.Context, log *slog.Logger, observed []*runt
 		if isSandbox(c) || c.State != runtime.StateRunning {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.stopContainer(ctx, log, c, nil); err != nil {
+		wg.Go(func() {
+			if err := r.stopContainer(ctx, log, c, pod, nil); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -48,34 +49,54 @@ func (r *Runner) killPod(ctx context.Context, log *slog.Logger, observed []*runt
 			if isSandbox(c) != sandboxes {
 				continue
 			}
-			if err := r.detachNetwork(ctx, c); err != nil {
-				return removed, err
-			}
-			if err := r.removeContainer(ctx, c.ID); err != nil {
+			if err := r.removeContainer(ctx, log, c, pod); err != nil {
 				return removed, err
 			}
 			removed = append(removed, c.ID)
 		}
 	}
+	run := &sandboxRun{log: log, ref: ref, pod: pod}
+	if err := runPhase(r.hooks, log, "destroy pod", true, func(h podDestroyHook) error { return h.destroyPod(ctx, run) }); err != nil {
+		return removed, err
+	}
 	log.Info("pod removed", "containers", len(removed))
 	return removed, nil
 }
 
-// stopContainer stops one container with its pod's grace period: from the
-// pod when it is still desired, else from the container's label.
-func (r *Runner) stopContainer(ctx context.Context, log *slog.Logger, c *runtime.Container, pod *v1.Pod) error {
+// stopContainer stops one container: its prekill hooks (preStop), then
+// its stop signal and, after what is left of the grace period, SIGKILL. The
+// grace period is the override's when given (a probe's), else the pod's,
+// from the pod when it is still desired, else from the container's label.
+func (r *Runner) stopContainer(ctx context.Context, log *slog.Logger, c *runtime.Container, pod *v1.Pod, override *int64) error {
 	if c.State == runtime.StateExited {
 		return nil
 	}
 	grace := int64(30)
-	if pod != nil {
+	switch {
+	case override != nil:
+		grace = *override
+	case pod != nil:
 		grace = gracePeriod(pod)
-	} else if g, err := strconv.ParseInt(c.Labels[LabelGracePeriod], 10, 64); err == nil {
-		grace = g
+	default:
+		if g, err := strconv.ParseInt(c.Labels[LabelGracePeriod], 10, 64); err == nil {
+			grace = g
+		}
 	}
-	name := c.Labels[LabelContainerName]
+	name, attempt := instanceOf(c.Labels)
 	r.record(log, refOfContainer(c), EventNormal, ReasonKilling, name, "Stopping container "+name, "grace_period", grace)
-	d := time.Duration(grace) * time.Second
+	run := &containerRun{log: log, ref: refOfContainer(c), pod: pod, name: name, attempt: attempt, container: c, sandboxID: c.Labels[LabelSandboxID]}
+	if pod != nil {
+		run.spec, _ = findSpec(pod, name)
+	}
+	full := time.Duration(grace) * time.Second
+	d := full
+	_ = runPhase(r.hooks, log, "prekill container", true, func(h containerPrekillHook) error {
+		d = h.prekillContainer(ctx, run, d)
+		return nil
+	})
+	// The stop signal gets what the prekill hooks left of the grace period,
+	// and at least 2 s of it, as the kubelet gives.
+	d = max(d, min(full, 2*time.Second))
 	cctx, cancel := context.WithTimeout(ctx, d+r.cfg.CallTimeout)
 	defer cancel()
 	if err := r.cfg.Runtime.StopContainer(cctx, c.ID, d); err != nil {
@@ -84,12 +105,25 @@ func (r *Runner) stopContainer(ctx context.Context, log *slog.Logger, c *runtime
 	return nil
 }
 
-// removeContainer removes a container; one that is gone is success.
-func (r *Runner) removeContainer(ctx context.Context, id string) error {
+// removeContainer removes a container: a sandbox after its hooks' stop
+// phase (its network released), a container followed by its destroy phase
+// (what it left on the host). One that is gone is success.
+func (r *Runner) removeContainer(ctx context.Context, log *slog.Logger, c *runtime.Container, pod *v1.Pod) error {
+	if isSandbox(c) {
+		run := &sandboxRun{log: log, ref: refOfContainer(c), pod: pod, sandbox: c}
+		if err := runPhase(r.hooks, log, "stop sandbox", true, func(h sandboxStopHook) error { return h.stopSandbox(ctx, run) }); err != nil {
+			return err
+		}
+	}
 	cctx, cancel := r.call(ctx)
 	defer cancel()
-	if err := r.cfg.Runtime.RemoveContainer(cctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-		return fmt.Errorf("remove container %s: %w", shortID(id), err)
+	if err := r.cfg.Runtime.RemoveContainer(cctx, c.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
 	}
-	return nil
+	if isSandbox(c) {
+		return nil
+	}
+	name, attempt := instanceOf(c.Labels)
+	run := &containerRun{log: log, ref: refOfContainer(c), pod: pod, name: name, attempt: attempt, container: c}
+	return runPhase(r.hooks, log, "destroy container", true, func(h containerDestroyHook) error { return h.destroyContainer(ctx, run) })
 }

@@ -34,9 +34,13 @@ type loop struct {
 	engineDown bool
 	// inSync: every pod has been planned since the first snapshot and no
 	// worker was busy at that moment (see checkInSync).
-	inSync  bool
-	running int // workers in flight
-	timer   *time.Timer
+	inSync bool
+	// dirsSwept: the directories of pods that are gone were removed once,
+	// after the first complete snapshot; bg joins that work.
+	dirsSwept bool
+	bg        sync.WaitGroup
+	running   int // workers in flight
+	timer     *time.Timer
 }
 
 // run adopts what the engine holds, then applies inputs and plans the pods
@@ -61,6 +65,7 @@ func (l *loop) run(ctx context.Context, snaps <-chan manifest.Snapshot) error {
 	defer func() {
 		stopProducers()
 		producers.Wait()
+		l.bg.Wait()
 	}()
 
 	l.timer = time.NewTimer(time.Hour)
@@ -172,6 +177,33 @@ func (l *loop) applySnapshot(s manifest.Snapshot) {
 		}
 	}
 	l.synced = true
+	for uid := range next {
+		if st := l.pods[uid]; st != nil {
+			st.destroyed = false
+		}
+	}
+	if !l.partial && !l.dirsSwept {
+		l.dirsSwept = true
+		l.sweepPodDirs()
+	}
+}
+
+// sweepPodDirs removes, in the background, the directories of pods that are
+// neither desired nor in the engine: what a runner killed mid-teardown left.
+// Called once, on the loop goroutine, at the first complete snapshot.
+func (l *loop) sweepPodDirs() {
+	keep := map[types.UID]bool{}
+	for uid := range l.desired {
+		keep[uid] = true
+	}
+	for uid := range l.observed.byPod {
+		keep[uid] = true
+	}
+	l.bg.Go(func() {
+		if err := l.r.volumes.CleanupOrphans(func(uid types.UID) bool { return keep[uid] }); err != nil {
+			l.r.log.Warn("removing the directories of pods that are gone failed; tried again at the next start", "error", err)
+		}
+	})
 }
 
 // putContainer records what an engine read (numbered seq) found, and marks
@@ -203,10 +235,6 @@ func (l *loop) removeContainer(id string, seq uint64) types.UID {
 		// A pod that is gone may have held back its successor.
 		if next, ok := l.desiredByName[key]; ok {
 			l.dirty[next] = true
-		}
-		if _, desired := l.desired[uid]; !desired {
-			delete(l.pods, uid)
-			l.r.status.delete(uid)
 		}
 	}
 	return uid
@@ -288,6 +316,10 @@ func (l *loop) dispatch(ctx context.Context) {
 		st.wake = wake
 		if v.desired != nil {
 			l.r.status.put(uid, l.r.computeStatus(v, st, now))
+		}
+		if v.desired == nil && len(acts) == 0 && !st.destroyed {
+			// Gone from the engine, but the pod's directory may be left.
+			acts = []action{{kind: actKillPod, reason: "remove what the pod left on the host"}}
 		}
 		if len(acts) > 0 {
 			st.busy = true

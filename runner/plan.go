@@ -35,6 +35,9 @@ type action struct {
 	attempt   int    // CreateSandbox, StartContainer
 	id        string // StopContainer, RemoveContainer, StopSandbox
 	reason    string // why, for the log
+	// grace overrides the pod's grace period (StopContainer of a liveness
+	// kill with a probe-level terminationGracePeriodSeconds).
+	grace *int64
 }
 
 // podView is everything plan needs to know about one pod. The loop builds it

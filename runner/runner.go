@@ -15,6 +15,7 @@ import (
 	"github.com/runner-dev/runner/manifest"
 	"github.com/runner-dev/runner/runner/restart"
 	"github.com/runner-dev/runner/runner/runtime"
+	"github.com/runner-dev/runner/runner/volume"
 )
 
 // Config configures a Runner. Zero values take the documented defaults.
@@ -59,6 +60,10 @@ type Runner struct {
 	log    *slog.Logger
 	status *StatusStore
 	events eventLog
+	// volumes owns the pods' directories under RootDir; hooks is what
+	// sandboxes and containers need around them, in order.
+	volumes *volume.Manager
+	hooks   hooks
 	// pauseOnce guards the import of the pause image.
 	pauseMu    sync.Mutex
 	pauseReady bool
@@ -120,7 +125,16 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 30 * time.Second
 	}
-	r := &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore(), oomFloor: oomScoreFloor(), inbox: make(chan input, inboxSize), inSync: make(chan struct{})}
+	if cfg.DNS.HostsFile == "" {
+		cfg.DNS.HostsFile = "/etc/hosts"
+	}
+	vols, err := volume.New(volume.Config{RootDir: cfg.RootDir, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore(), oomFloor: oomScoreFloor(),
+		inbox: make(chan input, inboxSize), inSync: make(chan struct{}), volumes: vols}
+	r.hooks = r.newHooks()
 	if r.oomFloor > -1000 {
 		r.log.Info("cannot lower OOM score adjustments (no CAP_SYS_RESOURCE); critical pods get no OOM protection", "floor", r.oomFloor)
 	}
@@ -179,6 +193,9 @@ type podState struct {
 	seenExit map[string]string
 	// waiting: per container name, why it is not running (ErrImagePull, ...).
 	waiting map[string]waitingReason
+	// destroyed: a worker removed everything of the pod, directory
+	// included, while it was not desired.
+	destroyed bool
 }
 
 // syncError is a failed step of a pod's worker, as the status shows it.

@@ -2,36 +2,32 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/runner-dev/runner/net/dns"
 	"github.com/runner-dev/runner/runner/runtime"
 )
 
-// podDir is where runner keeps a pod's files (volumes, termination logs).
-func (r *Runner) podDir(uid types.UID) string {
-	return filepath.Join(r.cfg.RootDir, "pods", string(uid))
-}
-
 // createSandbox creates and starts the pod's pause container, attempt n,
-// and gives it its network. A sandbox that fails to start or to get its
-// network is removed before the error is returned. It returns the sandbox
-// as it is now. Called by a worker.
+// between its hooks' prestart (pod directory, volumes) and poststart
+// (network, DNS files). A sandbox that fails to start or to complete is
+// taken down again (its hooks' stop phase, then removal) before the error is
+// returned. It returns the sandbox as it is now and the pod's address.
+// Called by a worker.
 func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, attempt int, hash string) (sb seen, ip netip.Addr, err error) {
 	if err := r.ensurePauseImage(ctx, log); err != nil {
 		return sb, ip, err
 	}
-	if err := os.MkdirAll(r.podDir(pod.UID), 0o750); err != nil {
-		return sb, ip, fmt.Errorf("create pod directory: %w", err)
+	run := &sandboxRun{log: log, ref: refOf(pod), pod: pod}
+	if err := runPhase(r.hooks, log, "prestart sandbox", false, func(h sandboxPrestartHook) error { return h.prestartSandbox(ctx, run) }); err != nil {
+		return sb, ip, err
 	}
 	spec := r.sandboxSpec(pod, attempt, hash)
 	cctx, cancel := r.call(ctx)
@@ -42,7 +38,7 @@ func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Po
 	}
 	defer func() {
 		if err != nil {
-			r.rollback(id)
+			r.rollbackSandbox(ctx, run, id)
 		}
 	}()
 	cctx, cancel = r.call(ctx)
@@ -52,28 +48,38 @@ func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Po
 		return sb, ip, fmt.Errorf("start sandbox %s: %w", spec.Name, err)
 	}
 	log.Info("sandbox started", "sandbox_id", shortID(id), "attempt", attempt)
-	if !r.podNetworked(pod) {
-		return seen{c: started(id, spec, "", time.Now()), seq: r.nextSeq()}, ip, nil
+	if r.podNetworked(pod) {
+		// The network needs the pause process' pid.
+		seq := r.nextSeq()
+		c, err := r.inspect(ctx, id)
+		if err != nil {
+			return sb, ip, err
+		}
+		sb = seen{c: c, seq: seq}
+	} else {
+		sb = seen{c: started(id, spec, "", time.Now()), seq: r.nextSeq()}
 	}
-	// The network needs the pause process' pid.
-	seq := r.nextSeq()
-	c, err := r.inspect(ctx, id)
-	if err != nil {
-		return sb, ip, err
+	run.sandbox = &sb.c
+	if err := runPhase(r.hooks, log, "poststart sandbox", false, func(h sandboxPoststartHook) error { return h.poststartSandbox(ctx, run) }); err != nil {
+		return seen{}, ip, err
 	}
-	if ip, err = r.attachNetwork(ctx, log, pod, c); err != nil {
-		return sb, ip, err
-	}
-	return seen{c: c, seq: seq}, ip, nil
+	return sb, run.ip, nil
 }
 
-// rollback removes a half-made container on a fresh context: the caller's
-// may be what failed.
-func (r *Runner) rollback(id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.CallTimeout)
+// rollbackSandbox takes down a sandbox that failed half-way: its hooks'
+// stop phase, then its removal, on a context of their own when ctx is done
+// (ctx may be what failed).
+func (r *Runner) rollbackSandbox(ctx context.Context, run *sandboxRun, id string) {
+	tctx, cancel := teardownCtx(ctx, r.cfg.CallTimeout)
 	defer cancel()
-	if err := r.cfg.Runtime.RemoveContainer(ctx, id); err != nil {
-		r.log.Warn("rollback: remove container failed", "container_id", shortID(id), "error", err)
+	if run.sandbox == nil {
+		run.sandbox = &runtime.Container{ID: id, State: runtime.StateCreated}
+	}
+	if err := runPhase(r.hooks, run.log, "stop sandbox", true, func(h sandboxStopHook) error { return h.stopSandbox(tctx, run) }); err != nil {
+		run.log.Warn("rollback of a failed sandbox: its hooks failed", "sandbox_id", shortID(id), "error", err)
+	}
+	if err := r.cfg.Runtime.RemoveContainer(tctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		run.log.Warn("rollback of a failed sandbox: remove failed", "sandbox_id", shortID(id), "error", err)
 	}
 }
 
@@ -117,10 +123,11 @@ func (r *Runner) sandboxSpec(pod *v1.Pod, attempt int, hash string) runtime.Cont
 	return s
 }
 
-// stopSandbox stops a finished pod's pause container, after its network is
-// released.
-func (r *Runner) stopSandbox(ctx context.Context, log *slog.Logger, sb *runtime.Container) error {
-	if err := r.detachNetwork(ctx, sb); err != nil {
+// stopSandbox stops a finished pod's pause container, after its hooks'
+// stop phase (its network released).
+func (r *Runner) stopSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, sb *runtime.Container) error {
+	run := &sandboxRun{log: log, ref: refOfContainer(sb), pod: pod, sandbox: sb}
+	if err := runPhase(r.hooks, log, "stop sandbox", true, func(h sandboxStopHook) error { return h.stopSandbox(ctx, run) }); err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout+2*time.Second)

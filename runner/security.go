@@ -94,7 +94,8 @@ func qosClass(pod *v1.Pod) v1.PodQOSClass {
 
 // containerResources maps requests and limits to cgroup settings, and the
 // OOM score adjustment the kubelet gives each QoS class.
-func containerResources(pod *v1.Pod, c *v1.Container) runtime.Resources {
+// memory is the node's memory in bytes (for the Burstable OOM score).
+func containerResources(pod *v1.Pod, c *v1.Container, memory int64) runtime.Resources {
 	var r runtime.Resources
 	// No CPU request: the minimum shares (2), as the kubelet gives, not the
 	// engine's default 1024.
@@ -116,13 +117,12 @@ func containerResources(pod *v1.Pod, c *v1.Container) runtime.Resources {
 		r.OOMScoreAdj = 1000
 	default:
 		memReq := c.Resources.Requests[v1.ResourceMemory]
-		r.OOMScoreAdj = burstableOOMScore(memReq)
+		r.OOMScoreAdj = burstableOOMScore(memReq, memory)
 	}
 	return r
 }
 
-func burstableOOMScore(memReq resource.Quantity) int {
-	capacity := memoryCapacity()
+func burstableOOMScore(memReq resource.Quantity, capacity int64) int {
 	if capacity <= 0 {
 		return 999
 	}

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -30,11 +29,11 @@ func specOf(t *testing.T, r *Runner, pod *v1.Pod, name string) runtime.Container
 	if c == nil {
 		t.Fatalf("no container %s", name)
 	}
-	s, err := r.containerSpec(pod, c, action{kind: actStartContainer, container: name, init: init, attempt: 2}, "sbx", "hash1")
+	env, err := r.containerEnv(pod, c)
 	if err != nil {
-		t.Fatalf("containerSpec: %v", err)
+		t.Fatalf("containerEnv: %v", err)
 	}
-	return s
+	return r.containerSpec(pod, c, action{kind: actStartContainer, container: name, init: init, attempt: 2}, "sbx", "hash1", env)
 }
 
 // TestSpecCommandRules: the kubelet's rules for ENTRYPOINT and CMD. command
@@ -111,48 +110,9 @@ spec:
 func TestSpecEnvFromUnsupported(t *testing.T) {
 	pod := loadPod(t, podYAML("p", "", "app"))
 	pod.Spec.Containers[0].Env = []v1.EnvVar{{Name: "S", ValueFrom: &v1.EnvVarSource{SecretKeyRef: &v1.SecretKeySelector{Key: "k"}}}}
-	_, err := specRunner(t).containerSpec(pod, &pod.Spec.Containers[0], action{container: "app"}, "sbx", "h")
+	_, err := specRunner(t).containerEnv(pod, &pod.Spec.Containers[0])
 	if err == nil || !strings.Contains(err.Error(), "env S") {
-		t.Errorf("containerSpec with a secretKeyRef: err = %v, want an error naming env S", err)
-	}
-}
-
-func TestSpecMounts(t *testing.T) {
-	pod := loadPod(t, `
-apiVersion: v1
-kind: Pod
-metadata: {name: p, namespace: ns}
-spec:
-  volumes:
-  - {name: host, hostPath: {path: /var/lib/data}}
-  - {name: scratch, emptyDir: {}}
-  containers:
-  - name: app
-    image: runner.local/busybox:test
-    volumeMounts:
-    - {name: host, mountPath: /data, readOnly: true}
-    - {name: host, mountPath: /sub, subPath: part}
-    - {name: scratch, mountPath: /scratch, mountPropagation: HostToContainer}
-`)
-	r := specRunner(t)
-	s := specOf(t, r, pod, "app")
-	podDir := filepath.Join(r.cfg.RootDir, "pods", string(pod.UID))
-	want := []runtime.Mount{
-		{Source: "/var/lib/data", Target: "/data", ReadOnly: true},
-		{Source: "/var/lib/data/part", Target: "/sub"},
-		{Source: filepath.Join(podDir, "volumes", "empty-dir", "scratch"), Target: "/scratch", Propagation: "rslave"},
-		{Source: filepath.Join(podDir, "containers", "app", "2", "termination-log"), Target: "/dev/termination-log"},
-	}
-	if !slices.Equal(s.Mounts, want) {
-		t.Errorf("Mounts =\n%+v\nwant\n%+v", s.Mounts, want)
-	}
-}
-
-func TestSpecMountOfUnknownVolume(t *testing.T) {
-	pod := loadPod(t, podYAML("p", "", "app"))
-	pod.Spec.Containers[0].VolumeMounts = []v1.VolumeMount{{Name: "nope", MountPath: "/x"}}
-	if _, err := specRunner(t).containerSpec(pod, &pod.Spec.Containers[0], action{container: "app"}, "sbx", "h"); err == nil {
-		t.Error("containerSpec with a mount of no volume: no error")
+		t.Errorf("containerEnv with a secretKeyRef: err = %v, want an error naming env S", err)
 	}
 }
 

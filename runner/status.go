@@ -78,13 +78,13 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 		s.StartTime = &metav1.Time{Time: sb.CreatedAt}
 	}
 	if pod.Spec.HostNetwork {
-		s.PodIP = hostIP()
+		s.PodIP = r.volumes.Node().HostIP
 	} else if sb != nil && sb.State == runtime.StateRunning {
 		if ip, ok := r.sandboxIP(pod, sb.ID); ok {
 			s.PodIP = ip.String()
 		}
 	}
-	if ip := hostIP(); ip != "" {
+	if ip := r.volumes.Node().HostIP; ip != "" {
 		s.HostIP = ip
 		s.HostIPs = []v1.HostIP{{IP: ip}}
 	}

@@ -23,6 +23,17 @@ type workOrder struct {
 	hashes   map[string]string
 }
 
+// ref names the order's pod.
+func (o workOrder) ref() podRef {
+	if o.pod != nil {
+		return refOf(o.pod)
+	}
+	for _, c := range o.observed {
+		return refOfContainer(c)
+	}
+	return podRef{uid: o.uid}
+}
+
 // seen is a container as a worker knows it after its actions, with the
 // number of the engine read (or call) that made it known (Runner.nextSeq).
 type seen struct {
@@ -44,6 +55,8 @@ type workResult struct {
 	errReason   string // the kubelet's event reason for err
 	// acted: the containers the actions touched (see noteNews).
 	acted map[string]bool
+	// destroyed: the pod, not desired, is gone with all it left.
+	destroyed bool
 }
 
 // Event reasons of failed steps, as the kubelet names them.
@@ -100,6 +113,7 @@ func (res workResult) apply(l *loop) {
 		l.removeContainer(s.c.ID, s.seq)
 	}
 	st.acted = res.acted
+	st.destroyed = st.destroyed || res.destroyed
 	for id := range st.news {
 		if !res.acted[id] {
 			st.urgent = true // news of another container came meanwhile
@@ -194,24 +208,23 @@ func (r *Runner) work(ctx context.Context, o workOrder) {
 		switch a.kind {
 		case actKillPod:
 			var gone []string
-			gone, err = r.killPod(ctx, log, o.observed)
+			gone, err = r.killPod(ctx, log, o.pod, o.ref(), o.observed)
 			for _, id := range gone {
 				removed(id)
 			}
 			if err != nil {
 				res.errReason = reasonFailedKillPod
+			} else if o.pod == nil {
+				res.destroyed = true
 			}
 		case actStopContainer:
-			err = r.stopContainer(ctx, log, findContainer(o.observed, a.id), o.pod)
+			err = r.stopContainer(ctx, log, findContainer(o.observed, a.id), o.pod, a.grace)
 			touched[a.id] = true
 		case actStopSandbox:
-			err = r.stopSandbox(ctx, log, findContainer(o.observed, a.id))
+			err = r.stopSandbox(ctx, log, o.pod, findContainer(o.observed, a.id))
 			touched[a.id] = true
 		case actRemoveContainer:
-			err = r.detachNetwork(ctx, findContainer(o.observed, a.id))
-			if err == nil {
-				err = r.removeContainer(ctx, a.id)
-			}
+			err = r.removeContainer(ctx, log, findContainer(o.observed, a.id), o.pod)
 			if err == nil {
 				removed(a.id)
 			}
