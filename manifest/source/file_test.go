@@ -212,11 +212,11 @@ func TestFileIgnoredNamesAreLoggedOnce(t *testing.T) {
 	h.awaitPods("a", "c")
 
 	for _, line := range []string{
-		"ignoring a.yaml.bak: editor backups and temporary files are ignored; only *.yaml, *.yml and *.json are read",
-		"ignoring a.yaml~: editor backups and temporary files are ignored; only *.yaml, *.yml and *.json are read",
-		"ignoring a.yaml.orig: editor backups and temporary files are ignored; only *.yaml, *.yml and *.json are read",
-		"ignoring 4913: only *.yaml, *.yml and *.json are read",
-		"ignoring notes.txt: only *.yaml, *.yml and *.json are read",
+		"ignoring a.yaml.bak: editor backups and temporary files are ignored; only *.yaml, *.yml, *.json and *.manifest are read",
+		"ignoring a.yaml~: editor backups and temporary files are ignored; only *.yaml, *.yml, *.json and *.manifest are read",
+		"ignoring a.yaml.orig: editor backups and temporary files are ignored; only *.yaml, *.yml, *.json and *.manifest are read",
+		"ignoring 4913: only *.yaml, *.yml, *.json and *.manifest are read",
+		"ignoring notes.txt: only *.yaml, *.yml, *.json and *.manifest are read",
 		"ignoring .a.yaml: hidden files (dotfiles) are ignored",
 		"ignoring .a.yaml.swp: hidden files (dotfiles) are ignored",
 		"ignoring sub: subdirectories are not read",
