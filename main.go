@@ -236,6 +236,7 @@ func daemon(c *cli.Context) error {
 
 	src := source.NewFile(source.FileConfig{
 		Path:     c.String("manifest-dir"),
+		RootDir:  c.String("root-dir"),
 		Interval: c.Duration("file-check-frequency"),
 		// Long enough to make an editor's write-and-rename one change,
 		// short enough that a new manifest starts at once.
