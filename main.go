@@ -83,7 +83,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 standalone mode does. Stopping runner leaves every pod running; a restarted runner
 adopts them without restarting any container.
 
-Manifests are *.yaml, *.yml or *.json files holding a Pod, a v1 PodList, or several
+Manifests are *.yaml, *.yml, *.json or *.manifest files holding a Pod, a v1 PodList, or several
 YAML documents separated by ---. Other files (.bak, ~, .swp, dotfiles) are ignored.
 A file that stops parsing keeps its last good pods running; only deleting it stops them.
 
