@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -84,7 +83,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 standalone mode does. Stopping runner leaves every pod running; a restarted runner
 adopts them without restarting any container.
 
-Manifests are *.yaml, *.yml or *.json files holding a Pod, a v1 PodList, or several
+Manifests are *.yaml, *.yml, *.json or *.manifest files holding a Pod, a v1 PodList, or several
 YAML documents separated by ---. Other files (.bak, ~, .swp, dotfiles) are ignored.
 A file that stops parsing keeps its last good pods running; only deleting it stops them.
 
@@ -237,6 +236,7 @@ func daemon(c *cli.Context) error {
 
 	src := source.NewFile(source.FileConfig{
 		Path:     c.String("manifest-dir"),
+		RootDir:  c.String("root-dir"),
 		Interval: c.Duration("file-check-frequency"),
 		// Long enough to make an editor's write-and-rename one change,
 		// short enough that a new manifest starts at once.
@@ -294,61 +294,4 @@ func podNetwork(c *cli.Context, log *slog.Logger) (*podnet.Manager, runner.DNSCo
 	}
 	log.Info("pod network", "config", m.Description(), "pod_cidr", cidr.String())
 	return m, dnsConfig, nil
-}
-
-func validateCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "validate",
-		Usage:     "check manifest files or directories as runner would read them",
-		ArgsUsage: "PATH...",
-		Description: `Prints one "file:line: field: message" line per problem, then a summary.
-Exits 0 when every manifest is valid, 1 otherwise. Directories are read as the
-daemon reads --manifest-dir: only *.yaml, *.yml and *.json files.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"},
-			&cli.StringFlag{Name: "node-name", Aliases: []string{"hostname-override"}, EnvVars: []string{"RUNNER_NODE_NAME"},
-				Value: defaultNodeName(), Usage: "node name used to name the pods"},
-		},
-		Action: func(c *cli.Context) error {
-			if !c.Args().Present() {
-				return cli.Exit("validate needs at least one PATH (see runner validate --help)", exitUsage)
-			}
-			reports := manifest.Check(c.Args().Slice(), manifestOptions(c))
-			bad := 0
-			files := 0
-			for _, r := range reports {
-				if r.Ignored == "" {
-					files++
-				}
-				if len(r.Problems) > 0 {
-					bad++
-				}
-			}
-			switch c.String("output") {
-			case "json":
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(struct {
-					Files   []manifest.FileReport `json:"files"`
-					Valid   int                   `json:"valid"`
-					Invalid int                   `json:"invalid"`
-				}{reports, files - bad, bad}); err != nil {
-					return cli.Exit(err, exitUsage)
-				}
-			case "text":
-				for _, r := range reports {
-					for _, p := range r.Problems {
-						fmt.Fprintln(c.App.Writer, p.String())
-					}
-				}
-				fmt.Fprintf(c.App.Writer, "%d file(s) checked: %d valid, %d invalid\n", files, files-bad, bad)
-			default:
-				return cli.Exit(fmt.Sprintf("--output %q: must be text or json", c.String("output")), exitUsage)
-			}
-			if bad > 0 {
-				return cli.Exit("", exitFail)
-			}
-			return nil
-		},
-	}
 }

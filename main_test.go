@@ -7,15 +7,24 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/runner-dev/runner/manifest"
 )
 
 // conformanceDir is the shared corpus of real-world manifests: files named
-// invalid-* must be rejected, all other manifests accepted.
-var conformanceDir = filepath.Join("..", "shared", "conformance")
+// invalid-* must be rejected, all other manifests accepted. It lies beside
+// the checkout; RUNNER_CONFORMANCE_DIR names another place (a git worktree).
+var conformanceDir = func() string {
+	if dir := os.Getenv("RUNNER_CONFORMANCE_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join("..", "shared", "conformance")
+}()
 
 // validFixtures holds only manifests runner accepts, plus an editor backup
 // with a bad manifest in it that must be ignored.
@@ -56,8 +65,12 @@ func manifestFiles(t *testing.T, dir string) (read, ignored []string) {
 
 // splitCorpus splits the conformance corpus' manifests into valid and
 // invalid-* ones.
+// A plain clone has no corpus: the test skips with one line.
 func splitCorpus(t *testing.T) (valid, invalid []string) {
 	t.Helper()
+	if _, err := os.Stat(conformanceDir); os.IsNotExist(err) {
+		t.Skipf("conformance corpus %s is absent: skipped", conformanceDir)
+	}
 	read, _ := manifestFiles(t, conformanceDir)
 	for _, name := range read {
 		if strings.HasPrefix(name, "invalid-") {
@@ -76,17 +89,58 @@ func summary(files, valid, invalid int) string {
 	return fmt.Sprintf("%d file(s) checked: %d valid, %d invalid", files, valid, invalid)
 }
 
+// ignoredSummary is the summary when a directory held ignored files.
+func ignoredSummary(files, valid, invalid, ignored int) string {
+	return summary(files, valid, invalid) + fmt.Sprintf("; %d ignored", ignored)
+}
+
+// corpusConflicts finds the valid corpus files (in lexical order) that
+// define a pod an earlier one defines too, as the daemon would read them
+// from one directory: file → the conflict line validate must print.
+func corpusConflicts(t *testing.T, valid []string) map[string]string {
+	t.Helper()
+	first := map[string]string{}
+	conflicts := map[string]string{}
+	for _, name := range valid {
+		file := filepath.Join(conformanceDir, name)
+		pods, problems := manifest.LoadFile(file, manifest.Options{NodeName: "node1", Source: manifest.SourceFile})
+		if len(problems) > 0 {
+			t.Fatalf("%s: %v", name, problems)
+		}
+		for _, p := range pods {
+			key := p.Namespace + "/" + p.Name
+			if prev, ok := first[key]; ok {
+				conflicts[file] = fmt.Sprintf("%s: metadata.name: conflict: pod %s is also defined in %s;", file, key, prev)
+			} else {
+				first[key] = file
+			}
+		}
+	}
+	return conflicts
+}
+
 func TestValidateConformanceDir(t *testing.T) {
 	valid, invalid := splitCorpus(t)
+	conflicts := corpusConflicts(t, valid)
 	code, stdout, stderr := runCLI(t, "validate", "--node-name", "node1", conformanceDir)
 	if code != exitFail {
 		t.Errorf("exit %d, want %d (the corpus has invalid files)\nstderr: %s", code, exitFail, stderr)
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
-	if last := lines[len(lines)-1]; last != summary(len(valid)+len(invalid), len(valid), len(invalid)) {
-		t.Errorf("summary %q, want %q", last, summary(len(valid)+len(invalid), len(valid), len(invalid)))
+	good, bad := len(valid)-len(conflicts), len(invalid)+len(conflicts)
+	if last, want := lines[len(lines)-1], ignoredSummary(good+bad, good, bad, 1); last != want {
+		t.Errorf("summary %q, want %q", last, want)
 	}
-	problems := lines[:len(lines)-1]
+	sources := filepath.Join(conformanceDir, "SOURCES.md") + ": ignored: only *.yaml, *.yml, *.json and *.manifest are read"
+	var problems []string
+	for _, l := range lines[:len(lines)-1] {
+		if l != sources {
+			problems = append(problems, l)
+		}
+	}
+	if len(problems) != len(lines)-2 {
+		t.Errorf("SOURCES.md is not listed as ignored (%q):\n%s", sources, stdout)
+	}
 	for _, name := range invalid {
 		placed := regexp.MustCompile(`^` + regexp.QuoteMeta(filepath.Join(conformanceDir, name)) + `:[1-9][0-9]*: \S`)
 		found := false
@@ -98,26 +152,48 @@ func TestValidateConformanceDir(t *testing.T) {
 		}
 	}
 	for _, l := range problems {
+		file, _, _ := strings.Cut(l, ":")
+		if c, ok := conflicts[file]; ok && strings.HasPrefix(l, c) {
+			delete(conflicts, file)
+			continue
+		}
 		if !strings.HasPrefix(l, filepath.Join(conformanceDir, "invalid-")) {
-			t.Errorf("a line that is not a problem of an invalid file: %q", l)
+			t.Errorf("a line that is neither a problem of an invalid file nor a conflict: %q", l)
 		}
 	}
-	if strings.Contains(stdout, "SOURCES.md") {
-		t.Error("SOURCES.md, not a manifest, is reported")
+	for _, c := range conflicts {
+		t.Errorf("conflict not reported: %q", c)
 	}
 }
 
+// TestValidateValidDir: the valid fixtures load with no problem, but for
+// empty.yaml, which Load accepts (no documents, no pods) and validate
+// reports: an empty manifest is most likely cut off.
 func TestValidateValidDir(t *testing.T) {
 	read, ignored := manifestFiles(t, validFixtures)
 	if len(ignored) == 0 {
 		t.Fatal("the valid fixtures must include an ignored editor backup")
 	}
-	code, stdout, stderr := runCLI(t, "validate", "--node-name", "node1", validFixtures)
-	if code != exitOK {
-		t.Errorf("exit %d, want 0\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	if !slices.Contains(read, "empty.yaml") {
+		t.Fatal("the valid fixtures must include empty.yaml")
 	}
-	if want := summary(len(read), len(read), 0) + "\n"; stdout != want {
-		t.Errorf("stdout %q, want only the summary %q", stdout, want)
+	code, stdout, stderr := runCLI(t, "validate", "--node-name", "node1", validFixtures)
+	if code != exitFail {
+		t.Errorf("exit %d, want %d for empty.yaml\nstdout: %s\nstderr: %s", code, exitFail, stdout, stderr)
+	}
+	var want strings.Builder
+	for _, name := range slices.Sorted(slices.Values(append(read, ignored...))) {
+		path := filepath.Join(validFixtures, name)
+		if name == "empty.yaml" {
+			fmt.Fprintf(&want, "%s: %s\n", path, manifest.EmptyMessage)
+		}
+		if ok, why := manifest.ManifestName(name); !ok {
+			fmt.Fprintf(&want, "%s: ignored: %s\n", path, why)
+		}
+	}
+	want.WriteString(ignoredSummary(len(read), len(read)-1, 1, len(ignored)) + "\n")
+	if stdout != want.String() {
+		t.Errorf("stdout %q, want the empty file, the ignored files and the summary %q", stdout, want.String())
 	}
 	if stderr != "" {
 		t.Errorf("stderr %q", stderr)
@@ -143,8 +219,13 @@ func TestValidateIgnoresBackups(t *testing.T) {
 		}
 	}
 	code, stdout, stderr := runCLI(t, "validate", "--node-name", "node1", dir)
-	if code != exitOK || stdout != summary(1, 1, 0)+"\n" || stderr != "" {
-		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	backup := "editor backups and temporary files are ignored; only *.yaml, *.yml, *.json and *.manifest are read"
+	want := filepath.Join(dir, ".pod.yaml") + ": ignored: hidden files (dotfiles) are ignored\n" +
+		filepath.Join(dir, "pod.yaml.bak") + ": ignored: " + backup + "\n" +
+		filepath.Join(dir, "pod.yaml~") + ": ignored: " + backup + "\n" +
+		ignoredSummary(1, 1, 0, 3) + "\n"
+	if code != exitOK || stdout != want || stderr != "" {
+		t.Errorf("exit %d\nstdout: %s\nwant: %s\nstderr: %s", code, stdout, want, stderr)
 	}
 
 	code, stdout, _ = runCLI(t, "validate", "--node-name", "node1", "--output", "json", dir)
@@ -161,7 +242,7 @@ func TestValidateIgnoresBackups(t *testing.T) {
 			}
 		}
 	}
-	if ignored != 3 || got.Valid != 1 || got.Invalid != 0 {
+	if ignored != 3 || got.Ignored != 3 || got.Valid != 1 || got.Invalid != 0 {
 		t.Errorf("%d ignored, %d valid, %d invalid; want 3, 1, 0: %s", ignored, got.Valid, got.Invalid, stdout)
 	}
 }
@@ -171,10 +252,12 @@ type jsonReport struct {
 	Files   []manifest.FileReport `json:"files"`
 	Valid   int                   `json:"valid"`
 	Invalid int                   `json:"invalid"`
+	Ignored int                   `json:"ignored"`
 }
 
 func TestValidateJSON(t *testing.T) {
 	valid, invalid := splitCorpus(t)
+	conflicts := corpusConflicts(t, valid)
 	code, stdout, stderr := runCLI(t, "validate", "--node-name", "node1", "-o", "json", conformanceDir)
 	if code != exitFail {
 		t.Errorf("exit %d, want %d\nstderr: %s", code, exitFail, stderr)
@@ -183,8 +266,9 @@ func TestValidateJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
-	if got.Valid != len(valid) || got.Invalid != len(invalid) {
-		t.Errorf("valid %d invalid %d, want %d and %d", got.Valid, got.Invalid, len(valid), len(invalid))
+	if got.Valid != len(valid)-len(conflicts) || got.Invalid != len(invalid)+len(conflicts) || got.Ignored != 1 {
+		t.Errorf("valid %d invalid %d ignored %d, want %d, %d and 1", got.Valid, got.Invalid, got.Ignored,
+			len(valid)-len(conflicts), len(invalid)+len(conflicts))
 	}
 	byName := map[string]manifest.FileReport{}
 	for _, f := range got.Files {
@@ -192,8 +276,9 @@ func TestValidateJSON(t *testing.T) {
 	}
 	for _, name := range valid {
 		f, ok := byName[name]
-		if !ok || len(f.Problems) > 0 || len(f.Pods) == 0 {
-			t.Errorf("%s: %+v, want pods and no problem", name, f)
+		_, conflicted := conflicts[filepath.Join(conformanceDir, name)]
+		if !ok || (len(f.Problems) > 0) != conflicted || len(f.Pods) == 0 {
+			t.Errorf("%s: %+v, want pods and no problem but a conflict", name, f)
 			continue
 		}
 		for _, p := range f.Pods {
@@ -263,5 +348,71 @@ func TestValidateFilesAndMissingPaths(t *testing.T) {
 		if !strings.HasPrefix(lines[i], w) {
 			t.Errorf("line %d: %q, want %q...", i+1, lines[i], w)
 		}
+	}
+}
+
+// TestValidateOddFilesEmptyAndConflicts: in one directory a kops-style
+// *.manifest, a named pipe (which blocked validate before: it must be
+// listed as ignored, never opened), an empty file and a pod defined twice.
+func TestValidateOddFilesEmptyAndConflicts(t *testing.T) {
+	dir := t.TempDir()
+	good, err := os.ReadFile(filepath.Join(validFixtures, "pod.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{
+		"a.yaml":                  string(good),
+		"kube-apiserver.manifest": string(good), // the same pod
+		"empty.yml":               "\n",
+		"notes.txt":               "not a manifest",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, stdout, stderr := runCLI(t, "validate", "--node-name", "node1", dir)
+		done <- result{code, stdout, stderr}
+	}()
+	var got result
+	select {
+	case got = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("runner validate blocked on a directory with a named pipe")
+	}
+	pod := "edge/web-node1"
+	want := strings.Join([]string{
+		filepath.Join(dir, "empty.yml") + ": " + manifest.EmptyMessage,
+		filepath.Join(dir, "kube-apiserver.manifest") + ": metadata.name: conflict: pod " + pod + " is also defined in " +
+			filepath.Join(dir, "a.yaml") + "; runner runs only one of them (the one it already runs, else that one) and ignores the other",
+		filepath.Join(dir, "notes.txt") + ": ignored: only *.yaml, *.yml, *.json and *.manifest are read",
+		filepath.Join(dir, "pipe.yaml") + ": ignored: not a regular file (a named pipe (FIFO)); only regular files, or symlinks to them, are read",
+		ignoredSummary(3, 1, 2, 2),
+	}, "\n") + "\n"
+	if got.code != exitFail || got.stdout != want || got.stderr != "" {
+		t.Errorf("exit %d, want %d\nstdout:\n%s\nwant:\n%s\nstderr: %s", got.code, exitFail, got.stdout, want, got.stderr)
+	}
+}
+
+// TestValidateOnlyIgnoredFiles: a directory with nothing to read says why,
+// instead of a bare "0 file(s) checked".
+func TestValidateOnlyIgnoredFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "etcd.yaml.bak"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := runCLI(t, "validate", dir)
+	want := filepath.Join(dir, "etcd.yaml.bak") + ": ignored: editor backups and temporary files are ignored; only *.yaml, *.yml, *.json and *.manifest are read\n" +
+		ignoredSummary(0, 0, 0, 1) + "\n"
+	if code != exitOK || stdout != want {
+		t.Errorf("exit %d\nstdout: %q\nwant:   %q", code, stdout, want)
 	}
 }

@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"time"
+
 	v1 "k8s.io/api/core/v1"
 )
 
@@ -22,6 +24,68 @@ type Pod struct {
 	Pod *v1.Pod
 	// Origin is the file path or URL the pod was read from.
 	Origin string
+	// Version says which content of Origin the pod was read from: the
+	// current one, or the last good one because the current one cannot be
+	// used. For the status; the loop needs only Pod.
+	Version Version
+}
+
+// VersionFrom tells where the content a desired pod was read from comes
+// from.
+type VersionFrom uint8
+
+const (
+	// VersionCurrent is the origin's content as it is now.
+	VersionCurrent VersionFrom = iota
+	// VersionLastGood is an earlier content of the origin that this runner
+	// read successfully and kept in memory: the current content is
+	// invalid, half-written or cannot be read.
+	VersionLastGood
+	// VersionCheckpoint is the last good content of the origin saved under
+	// --root-dir, by this runner or one before it: the current content could
+	// not be used since runner started.
+	VersionCheckpoint
+)
+
+func (f VersionFrom) String() string {
+	switch f {
+	case VersionCurrent:
+		return "current"
+	case VersionLastGood:
+		return "last-good"
+	case VersionCheckpoint:
+		return "checkpoint"
+	}
+	return "unknown"
+}
+
+// MarshalText makes a VersionFrom its name in JSON and logs.
+func (f VersionFrom) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// Version says which content of its origin a desired pod was read from and,
+// when it is not the current one, since when and why.
+//
+//	current ──(origin invalid, empty, unreadable, gone away)──► last-good
+//	   ▲                                                           │
+//	   └──────────────(origin good again)──────────────────────────┘
+//	checkpoint: at start, the origin could not be used and its last good
+//	content came from --root-dir; it becomes current once the origin is good.
+type Version struct {
+	From VersionFrom `json:"from"`
+	// GoodSince is when runner first read this content successfully; a
+	// checkpoint keeps it across restarts. Zero when unknown.
+	GoodSince time.Time `json:"good_since,omitzero"`
+	// StaleSince is when runner found the origin's current content
+	// unusable; zero for VersionCurrent.
+	StaleSince time.Time `json:"stale_since,omitzero"`
+	// Reason is why the current content is not used: its first problem, or
+	// why the origin cannot be read. Empty for VersionCurrent.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Equal reports whether two versions say the same.
+func (v Version) Equal(o Version) bool {
+	return v.From == o.From && v.GoodSince.Equal(o.GoodSince) && v.StaleSince.Equal(o.StaleSince) && v.Reason == o.Reason
 }
 
 // Snapshot is the complete desired state of one source (or of all sources,

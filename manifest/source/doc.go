@@ -11,16 +11,26 @@
 //     new one (vim), or write a hidden temp file and rename it into place;
 //     events only start a short quiet period (debounce), and the directory
 //     is read when it ends, so such a dance is one change;
-//   - half-written files: a file that exists but is empty, cut off or
-//     invalid keeps the pods it last defined successfully; only removing
-//     the file (or renaming it to a name that is not read) removes them;
+//   - half-written files: a file that exists but is empty, cut off,
+//     invalid or unreadable keeps the pods it last defined successfully;
+//     only removing the file (or renaming it to a name that is not read,
+//     or masking it with a symlink to /dev/null) removes them;
+//   - restarts and reboots: each file's last good content is checkpointed
+//     under --root-dir (checkpoint.go), so a file that cannot be used when
+//     runner starts runs the pods of its checkpoint, with the same UIDs,
+//     and the log says so once; a checkpoint is dropped only when its file
+//     is truly gone (the directory can be read and the file is not there);
 //   - backups and junk beside the manifests (x.yaml.bak, x.yaml~, .swp,
-//     vim's 4913 probe): only *.yaml, *.yml and *.json that are not hidden
-//     are read, every other name is logged once as ignored;
+//     vim's 4913 probe): only *.yaml, *.yml, *.json and *.manifest (kops)
+//     that are not hidden are read, every other name is logged once as
+//     ignored, and so is every named pipe, socket or device, which is never
+//     opened (manifest.Classify);
 //   - directories that do not exist yet, are deleted and recreated, or are
 //     symlinks swapped atomically (Kubernetes' ..data scheme): the source
 //     watches the path and its parent, and re-arms the watch whenever the
-//     path starts to resolve to another directory;
+//     path starts to resolve to another directory. While the path does not
+//     exist or cannot be read, every pod read from it (at start, every
+//     checkpoint) stays and the snapshot is Partial;
 //   - lost events: a full rescan runs every Interval and after any watcher
 //     error; it re-reads only files whose inode, size, mtime or ctime
 //     changed, so it is cheap.

@@ -26,17 +26,24 @@ const (
 // rescan: at most this many Debounce periods after the first event.
 const maxQuietPeriods = 10
 
-// LoadFunc reads the manifest file at path and returns either all its pods
-// or no pod and every problem (the contract of manifest.LoadFile).
-type LoadFunc func(path string, opts manifest.Options) ([]*v1.Pod, manifest.Problems)
+// LoadFunc loads the content of the manifest file (or URL) at origin and
+// returns either all its pods or no pod and every problem (the contract of
+// manifest.Load). It must be pure: a checkpoint is loaded with it too.
+type LoadFunc func(origin string, data []byte, opts manifest.Options) ([]*v1.Pod, manifest.Problems)
 
 // FileConfig configures a File source.
 type FileConfig struct {
 	// Path is the manifest directory, or a single manifest file. It need not
 	// exist yet; it may be a symlink, and it may be swapped atomically.
 	// A single file is read whatever its name; in a directory only
-	// *.yaml, *.yml and *.json files that are not hidden are read.
+	// regular *.yaml, *.yml, *.json and *.manifest files that are not
+	// hidden are read (manifest.Classify).
 	Path string
+	// RootDir is runner's --root-dir: each file's last good content is
+	// kept in RootDir/checkpoints/file, so that a file that is invalid,
+	// half-written or unreadable when runner starts runs its last good
+	// pods. Empty means no checkpoints.
+	RootDir string
 	// Interval is the period of the full rescan that backs up the watch
 	// (--file-check-frequency). Zero means DefaultInterval.
 	Interval time.Duration
@@ -46,7 +53,7 @@ type FileConfig struct {
 	// Options are passed to Load. An empty Source means
 	// manifest.SourceFile; a nil Now means this config's Now.
 	Options manifest.Options
-	// Load reads one file; nil means manifest.LoadFile.
+	// Load loads one file's content; nil means manifest.Load.
 	Load LoadFunc
 	// Logger receives what the source ignores, every problem and every
 	// change of a file's pods, each once; nil discards.
@@ -75,7 +82,7 @@ func NewFile(cfg FileConfig) *File {
 		cfg.Debounce = DefaultDebounce
 	}
 	if cfg.Load == nil {
-		cfg.Load = manifest.LoadFile
+		cfg.Load = manifest.Load
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -102,7 +109,9 @@ func NewFile(cfg FileConfig) *File {
 // Run watches the configured path and sends a Snapshot (Source "file") on
 // out: one after the first scan, always, even when it is empty, so the
 // receiver knows the source has synced, and then one each time the desired
-// pods or the problems change. Only the newest snapshot waits for the
+// pods, their versions or the problems change. The snapshot is Partial
+// while the path does not exist or cannot be read: the pods read so far
+// (at start, those of the checkpoints) stay in it. Only the newest snapshot waits for the
 // receiver: a slow receiver never blocks the watch, and a snapshot that is
 // overtaken before it was taken is dropped.
 //
@@ -202,16 +211,17 @@ func (f *File) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 }
 
 // sameSnapshot reports whether b would tell a receiver nothing new after a:
-// the same pods (UID, object and origin, in order) and the same problems.
+// the same pods (UID, object, origin and version, in order), the same
+// problems and the same Partial.
 // A pod whose content changed gets a new object even when its UID is
 // pinned, so comparing objects catches that too.
 func sameSnapshot(a, b manifest.Snapshot) bool {
-	if len(a.Pods) != len(b.Pods) || len(a.Problems) != len(b.Problems) {
+	if len(a.Pods) != len(b.Pods) || len(a.Problems) != len(b.Problems) || a.Partial != b.Partial {
 		return false
 	}
 	for i := range a.Pods {
 		pa, pb := a.Pods[i], b.Pods[i]
-		if pa.Origin != pb.Origin || pa.Pod.UID != pb.Pod.UID || pa.Pod != pb.Pod {
+		if pa.Origin != pb.Origin || pa.Pod.UID != pb.Pod.UID || pa.Pod != pb.Pod || !pa.Version.Equal(pb.Version) {
 			return false
 		}
 	}

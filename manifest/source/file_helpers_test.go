@@ -71,14 +71,10 @@ type fakeLoader struct {
 
 func newFakeLoader() *fakeLoader { return &fakeLoader{loads: map[string]int{}} }
 
-func (f *fakeLoader) load(path string, opts manifest.Options) ([]*v1.Pod, manifest.Problems) {
+func (f *fakeLoader) load(path string, data []byte, opts manifest.Options) ([]*v1.Pod, manifest.Problems) {
 	f.mu.Lock()
 	f.loads[path]++
 	f.mu.Unlock()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, manifest.Problems{{File: path, Message: err.Error()}}
-	}
 	var pods []*v1.Pod
 	var problems manifest.Problems
 	for i, line := range strings.Split(string(data), "\n") {
@@ -145,6 +141,9 @@ type harness struct {
 	mu      sync.Mutex
 	history []manifest.Snapshot
 	changed chan struct{} // closed and replaced on every snapshot
+	// stop ends Run and joins it, as a stop of runner does; the test's
+	// cleanup calls it too.
+	stop func()
 }
 
 // start runs a File source on cfg (Load defaults to a fake loader, Debounce
@@ -181,7 +180,7 @@ func start(t *testing.T, cfg FileConfig) *harness {
 			}
 		}
 	})
-	t.Cleanup(func() {
+	h.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -192,6 +191,9 @@ func start(t *testing.T, cfg FileConfig) *harness {
 			t.Errorf("Run did not return after cancel")
 		}
 		wg.Wait()
+	})
+	t.Cleanup(func() {
+		h.stop()
 		if t.Failed() {
 			t.Logf("snapshots:\n%s\nlogs:\n%s", h.dump(), h.logs)
 		}

@@ -13,8 +13,9 @@ import (
 
 // claim is one file's definition of a pod.
 type claim struct {
-	origin string
-	pod    *v1.Pod
+	origin  string
+	pod     *v1.Pod
+	version manifest.Version
 }
 
 // snapshot unites the files' pods into the source's snapshot and settles
@@ -30,7 +31,7 @@ func (s *scanner) snapshot() manifest.Snapshot {
 	for _, p := range paths {
 		for _, pod := range s.files[p].pods {
 			k := podKey(pod)
-			claims[k] = append(claims[k], claim{origin: p, pod: pod})
+			claims[k] = append(claims[k], claim{origin: p, pod: pod, version: s.files[p].version})
 		}
 	}
 
@@ -47,7 +48,7 @@ func (s *scanner) snapshot() manifest.Snapshot {
 		}
 		w := cs[win]
 		winners[k] = w.origin
-		pods = append(pods, manifest.Pod{Pod: w.pod, Origin: w.origin})
+		pods = append(pods, manifest.Pod{Pod: w.pod, Origin: w.origin, Version: w.version})
 		for i, c := range cs {
 			if i == win {
 				continue

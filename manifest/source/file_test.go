@@ -2,9 +2,11 @@ package source
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,8 +156,8 @@ func TestFileHalfWrittenKeepsLastGoodPods(t *testing.T) {
 	write(t, always, "")
 	h := start(t, FileConfig{Path: dir})
 	s := h.awaitPods("a")
-	if len(s.Problems) != 0 {
-		t.Fatalf("an always empty file is a problem: %v", s.Problems)
+	if len(s.Problems) != 1 || s.Problems[0].File != always || s.Problems[0].Message != manifest.EmptyMessage {
+		t.Fatalf("problems %v, want only %q on %s (as runner validate says)", s.Problems, manifest.EmptyMessage, always)
 	}
 	good := pod(s, "a").Pod
 
@@ -170,18 +172,27 @@ func TestFileHalfWrittenKeepsLastGoodPods(t *testing.T) {
 	if p := pod(s, "a"); p == nil || p.Pod != good {
 		t.Fatalf("cut-off file lost its last good pod: %s", describe(&s))
 	}
-	if len(s.Problems) != 1 || s.Problems[0].Line != 2 {
-		t.Fatalf("problems = %v, want the loader's one problem at line 2", s.Problems)
+	if len(s.Problems) != 2 || s.Problems[0].File != a || s.Problems[0].Line != 2 {
+		t.Fatalf("problems = %v, want the loader's one problem at line 2 (and the empty file's)", s.Problems)
+	}
+	if v := pod(s, "a").Version; v.From != manifest.VersionLastGood || v.Reason != `want "name: NAME"` || v.StaleSince.IsZero() || v.GoodSince.IsZero() {
+		t.Fatalf("version %+v, want last-good with the first problem as reason", v)
 	}
 
 	write(t, a, "name: a v2\n")
 	s = h.await("a v2", func(s manifest.Snapshot) bool {
 		p := pod(s, "a")
-		return p != nil && p.Pod.UID != good.UID && len(s.Problems) == 0
+		return p != nil && p.Pod.UID != good.UID && len(s.Problems) == 1
 	})
+	if v := pod(s, "a").Version; v.From != manifest.VersionCurrent || v.Reason != "" || !v.StaleSince.IsZero() {
+		t.Fatalf("version %+v, want current", v)
+	}
 	assertAlwaysHas(t, h, "a")
-	if got := h.logs.count("manifest has problems"); got != 2 {
+	if got := h.logs.count("manifest has problems; running its last good version"); got != 2 {
 		t.Fatalf("logged problems %d times, want 2 (empty, cut off):\n%s", got, h.logs)
+	}
+	if got := h.logs.count("manifest has problems; no pods from it"); got != 1 {
+		t.Fatalf("logged the always empty file %d times, want once:\n%s", got, h.logs)
 	}
 }
 
@@ -212,11 +223,11 @@ func TestFileIgnoredNamesAreLoggedOnce(t *testing.T) {
 	h.awaitPods("a", "c")
 
 	for _, line := range []string{
-		"ignoring a.yaml.bak: editor backups and temporary files are ignored; only *.yaml, *.yml and *.json are read",
-		"ignoring a.yaml~: editor backups and temporary files are ignored; only *.yaml, *.yml and *.json are read",
-		"ignoring a.yaml.orig: editor backups and temporary files are ignored; only *.yaml, *.yml and *.json are read",
-		"ignoring 4913: only *.yaml, *.yml and *.json are read",
-		"ignoring notes.txt: only *.yaml, *.yml and *.json are read",
+		"ignoring a.yaml.bak: editor backups and temporary files are ignored; only *.yaml, *.yml, *.json and *.manifest are read",
+		"ignoring a.yaml~: editor backups and temporary files are ignored; only *.yaml, *.yml, *.json and *.manifest are read",
+		"ignoring a.yaml.orig: editor backups and temporary files are ignored; only *.yaml, *.yml, *.json and *.manifest are read",
+		"ignoring 4913: only *.yaml, *.yml, *.json and *.manifest are read",
+		"ignoring notes.txt: only *.yaml, *.yml, *.json and *.manifest are read",
 		"ignoring .a.yaml: hidden files (dotfiles) are ignored",
 		"ignoring .a.yaml.swp: hidden files (dotfiles) are ignored",
 		"ignoring sub: subdirectories are not read",
@@ -231,25 +242,40 @@ func TestFileIgnoredNamesAreLoggedOnce(t *testing.T) {
 	}
 }
 
+// A directory that goes away keeps its pods (the snapshot is Partial): it
+// may be on a file system that is being remounted. Once it is back, the
+// files that are not in it are gone.
 func TestFileDirectoryCreatedDeletedRecreated(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "manifests")
 	h := start(t, FileConfig{Path: dir})
-	h.awaitPods()
+	if s := h.awaitPods(); !s.Partial {
+		t.Fatalf("a missing directory gave a complete snapshot: %s", describe(&s))
+	}
 
 	must(t, os.Mkdir(dir, 0o755))
 	write(t, filepath.Join(dir, "a.yaml"), "name: a\n")
-	h.awaitPods("a")
+	if s := h.awaitPods("a"); s.Partial {
+		t.Fatal("a readable directory gave a Partial snapshot")
+	}
 
 	must(t, os.RemoveAll(dir))
-	h.awaitPods()
+	s := h.await("a Partial snapshot", func(s manifest.Snapshot) bool { return s.Partial })
+	if p := pod(s, "a"); p == nil || p.Version.From != manifest.VersionLastGood || !strings.Contains(p.Version.Reason, "does not exist") {
+		t.Fatalf("the directory's removal dropped or mislabelled pod a: %s", describe(&s))
+	}
+	h.awaitCond("the missing directory logged", func() bool { return h.logs.count("manifest path does not exist; keeping the pods") == 1 })
 
 	must(t, os.Mkdir(dir, 0o755))
 	write(t, filepath.Join(dir, "b.yaml"), "name: b\n")
-	h.awaitPods("b")
+	s = h.awaitPods("b")
+	if s.Partial {
+		t.Fatal("Partial after the directory is back")
+	}
 	// The new directory is watched, not just found once.
 	write(t, filepath.Join(dir, "c.yaml"), "name: c\n")
 	h.awaitPods("b", "c")
+	assertAlwaysHas(t, h, "b")
 }
 
 func TestFileParentCreatedLater(t *testing.T) {
@@ -493,7 +519,7 @@ func TestFileDanglingSymlinkKeepsPods(t *testing.T) {
 
 	// The name is still there: a problem, not a removal.
 	must(t, os.Remove(target))
-	write(t, filepath.Join(dir, "b.yaml"), "") // an event, so the source looks
+	write(t, filepath.Join(dir, "marker.txt"), "") // an event, so the source looks
 	s := h.await("dangling problem", func(s manifest.Snapshot) bool { return hasProblem(s, a, "cannot read") })
 	if pod(s, "a") == nil {
 		t.Fatalf("a dangling symlink dropped its pod: %s", describe(&s))
@@ -552,5 +578,47 @@ func TestFileWatchErrorRescansAtOnce(t *testing.T) {
 	w.Errors <- fsnotify.ErrEventOverflow
 	if p := pod(next(), "a"); p == nil || p.Pod.UID == old {
 		t.Fatal("the rescan after an overflow did not pick up the change")
+	}
+}
+
+// kops and GCE kube-up name their static pods *.manifest; named pipes,
+// sockets and devices (also behind a symlink) are never opened, so they
+// cannot block the source, and each is logged once as ignored. A manifest
+// masked by a symlink to /dev/null is ignored, so its pods stop.
+func TestFileManifestExtensionAndOddFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "kube-apiserver.manifest"), "name: api\n")
+	write(t, filepath.Join(dir, "etcd.yaml"), "name: etcd\n")
+	must(t, syscall.Mkfifo(filepath.Join(dir, "fifo.yaml"), 0o644))
+	l, err := net.Listen("unix", filepath.Join(dir, "sock.yaml"))
+	must(t, err)
+	defer l.Close()
+	must(t, os.Symlink(filepath.Join(dir, "fifo.yaml"), filepath.Join(dir, "to-fifo.yaml")))
+
+	h := start(t, FileConfig{Path: dir, Interval: 20 * time.Millisecond})
+	s := h.awaitPods("api", "etcd")
+	if len(s.Problems) != 0 || pod(s, "api").Origin != filepath.Join(dir, "kube-apiserver.manifest") {
+		t.Fatalf("snapshot %s", describe(&s))
+	}
+
+	must(t, os.Remove(filepath.Join(dir, "etcd.yaml")))
+	must(t, os.Symlink("/dev/null", filepath.Join(dir, "etcd.yaml")))
+	h.awaitPods("api")
+	h.awaitCond("rescans", func() bool { return h.logs.count("why=interval") >= 3 })
+	for _, line := range []string{
+		"ignoring fifo.yaml: not a regular file (a named pipe (FIFO))",
+		"ignoring to-fifo.yaml: not a regular file (a named pipe (FIFO))",
+		"ignoring sock.yaml: not a regular file (a socket)",
+		"ignoring etcd.yaml: not a regular file (a character device)",
+	} {
+		if n := h.logs.count(line); n != 1 {
+			t.Errorf("%q logged %d times, want once:\n%s", line, n, h.logs)
+		}
+	}
+	for _, name := range []string{"fifo.yaml", "to-fifo.yaml", "sock.yaml"} {
+		if n := h.loader.count(filepath.Join(dir, name)); n != 0 {
+			t.Errorf("%s was loaded %d times", name, n)
+		}
 	}
 }

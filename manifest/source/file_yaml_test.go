@@ -11,7 +11,7 @@ import (
 	"github.com/runner-dev/runner/manifest"
 )
 
-// These tests run the source with the real loader, manifest.LoadFile.
+// These tests run the source with the real loader, manifest.Load.
 
 const etcdYAML = `apiVersion: v1
 kind: Pod
@@ -45,7 +45,7 @@ func tickingClock() func() time.Time {
 func realConfig(dir string) FileConfig {
 	return FileConfig{
 		Path:    dir,
-		Load:    manifest.LoadFile,
+		Load:    manifest.Load,
 		Options: manifest.Options{NodeName: "node1"},
 		Now:     tickingClock(),
 	}
@@ -76,7 +76,7 @@ func TestFileRealManifests(t *testing.T) {
 	n := len(h.snapshots())
 	write(t, etcd, etcdYAML)
 	h.awaitCond("etcd.yaml read again", func() bool { return h.logs.count("why=events") >= 1 })
-	write(t, filepath.Join(dir, "marker.yaml"), "")
+	write(t, filepath.Join(dir, "marker.txt"), "")
 	h.awaitCond("marker scanned", func() bool { return h.logs.count("why=events") >= 2 })
 	if got := len(h.snapshots()); got != n {
 		t.Fatalf("rewriting the same manifest made %d snapshots:\n%s", got-n, h.dump())
