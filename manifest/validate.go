@@ -84,6 +84,9 @@ func (c *checker) metadata() {
 	if m.Namespace != "" {
 		c.add(dnsLabel(metaPath.Child("namespace"), m.Namespace)...)
 	}
+	if m.UID != "" {
+		c.add(pinnedUID(metaPath.Child("uid"), string(m.UID))...)
+	}
 	labelsPath := metaPath.Child("labels")
 	for _, k := range sortedKeys(m.Labels) {
 		c.add(invalidEach(labelsPath, k, content.IsLabelKey(k))...)
@@ -99,6 +102,34 @@ func (c *checker) metadata() {
 	if size > maxAnnotationBytes {
 		c.add(field.TooLong(annotationsPath, "", maxAnnotationBytes))
 	}
+}
+
+// maxUIDLength is the longest pinned metadata.uid runner takes: a UUID has
+// 36 characters, the kubelet's file hashes 32.
+const maxUIDLength = 128
+
+// uidRule says what a pinned metadata.uid may be. Runner is stricter than
+// the kubelet, which takes any string: the UID names the pod's directory
+// under --root-dir and is a part of its containers' names.
+const uidRule = "must be at most 128 letters, digits, '-' or '.', starting with a letter or digit, e.g. a UUID such as 0b8e1a6c-6d0e-4f52-9c43-3d3c2c5b9f01 " +
+	"(runner is stricter than the kubelet here on purpose: the UID names the pod's directory under --root-dir and is part of its container names; leave it out and runner derives one)"
+
+// pinnedUID checks a metadata.uid written in a manifest: it must be a single
+// safe path component, so that <root-dir>/pods/<uid> stays a directory of
+// its own under --root-dir (no "..", "/", NUL or control characters) and
+// container names stay parseable (no '_').
+func pinnedUID(p *field.Path, uid string) field.ErrorList {
+	if len(uid) > maxUIDLength {
+		return field.ErrorList{field.Invalid(p, uid[:32]+"...", fmt.Sprintf("is %d bytes long: %s", len(uid), uidRule))}
+	}
+	for i := 0; i < len(uid); i++ {
+		b := uid[i]
+		alnum := b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+		if !alnum && (i == 0 || (b != '-' && b != '.')) {
+			return field.ErrorList{field.Invalid(p, uid, uidRule)}
+		}
+	}
+	return nil
 }
 
 // podSpec checks the pod-level fields that are not about containers,
