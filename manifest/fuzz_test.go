@@ -50,6 +50,9 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const file = "/etc/kubernetes/manifests/fuzz.yaml"
 		pods, problems := Load(file, data, opts)
+		if len(data) < 64<<10 {
+			checkNodeBound(t, "input", data)
+		}
 		if len(pods) > 0 && len(problems) > 0 {
 			t.Fatalf("both %d pods and problems:\n%v", len(pods), problems)
 		}
