@@ -29,6 +29,11 @@ func SetDefaults(pod *v1.Pod) {
 	if s.TerminationGracePeriodSeconds == nil {
 		g := DefaultTerminationGracePeriod
 		s.TerminationGracePeriodSeconds = &g
+	} else if *s.TerminationGracePeriodSeconds < 0 {
+		// As the apiserver does: a negative grace period means "at once",
+		// and 1 second still lets preStop hooks and SIGTERM run.
+		g := int64(1)
+		s.TerminationGracePeriodSeconds = &g
 	}
 	if s.DNSPolicy == "" {
 		s.DNSPolicy = v1.DNSClusterFirst

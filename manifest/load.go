@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 	v1 "k8s.io/api/core/v1"
@@ -51,6 +53,9 @@ func Load(file string, data []byte, opts Options) ([]*v1.Pod, Problems) {
 	)
 	docs := splitDocuments(data)
 	if p, ok := checkBounds(file, data, docs); !ok {
+		return nil, Problems{p}
+	}
+	if p, ok := checkJSON(file, data, docs); !ok {
 		return nil, Problems{p}
 	}
 	stoppedAt := 0 // the line of the first document not checked
@@ -260,6 +265,26 @@ func tooManyPods(file string, line int, field string, maxPods, pods int) Problem
 	total := MaxPodsPerFile - maxPods + pods
 	return Problem{File: file, Line: line, Field: field, Message: fmt.Sprintf(
 		"a file may hold at most %d pods, and this document brings it to %d: split them into several files", MaxPodsPerFile, total)}
+}
+
+// checkJSON holds a file that starts with '{' to JSON's syntax in its first
+// document, as the kubelet reads such a file as JSON: YAML's flow syntax
+// would also take trailing commas, unquoted keys and comments, which the
+// kubelet refuses. (KYAML, which starts with "---", is YAML to both.)
+func checkJSON(file string, data []byte, docs []document) (Problem, bool) {
+	text := bytes.TrimLeftFunc(data, unicode.IsSpace)
+	if len(text) == 0 || text[0] != '{' || len(docs) == 0 || json.Valid(docs[0].data) {
+		return Problem{}, true
+	}
+	doc := docs[0]
+	var raw json.RawMessage // checks the syntax only, and says where it fails
+	var syntax *json.SyntaxError
+	if err := json.Unmarshal(doc.data, &raw); !errors.As(err, &syntax) {
+		return Problem{}, true
+	}
+	line := doc.line + bytes.Count(doc.data[:min(int(syntax.Offset), len(doc.data))], []byte("\n"))
+	return Problem{File: file, Line: line, Message: "invalid JSON: " + syntax.Error() +
+		" (a file that starts with '{' is JSON, as the kubelet reads it: no trailing commas, comments or unquoted keys)"}, false
 }
 
 type rawPod struct {

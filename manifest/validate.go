@@ -28,13 +28,18 @@ func Validate(pod *v1.Pod) field.ErrorList {
 	c := &checker{pod: pod}
 	c.indexContainers()
 	c.metadata()
+	c.unsupportedMeta()
 	c.staticOnly()
+	c.unsupportedSpec()
 	c.volumes()
 	c.containers()
 	c.hostPorts()
 	c.podSpec()
+	c.scheduling()
 	c.dns()
 	c.securityContext()
+	c.shareProcessNamespace()
+	c.securityAnnotations()
 	return c.errs
 }
 
@@ -83,6 +88,9 @@ func (c *checker) metadata() {
 	// the kubelet does.
 	if m.Namespace != "" {
 		c.add(dnsLabel(metaPath.Child("namespace"), m.Namespace)...)
+	}
+	if m.Generation < 0 {
+		c.add(field.Invalid(metaPath.Child("generation"), m.Generation, "must be greater than or equal to 0"))
 	}
 	if m.UID != "" {
 		c.add(pinnedUID(metaPath.Child("uid"), string(m.UID))...)
@@ -144,9 +152,6 @@ func (c *checker) podSpec() {
 	}
 	if d := spec.ActiveDeadlineSeconds; d != nil && (*d < 1 || *d > math.MaxInt32) {
 		c.add(field.Invalid(specPath.Child("activeDeadlineSeconds"), *d, validation.InclusiveRangeError(1, math.MaxInt32)))
-	}
-	if g := spec.TerminationGracePeriodSeconds; g != nil && *g < 0 {
-		c.add(field.Invalid(specPath.Child("terminationGracePeriodSeconds"), *g, "must be greater than or equal to 0"))
 	}
 	if spec.Hostname != "" {
 		c.add(dnsLabel(specPath.Child("hostname"), spec.Hostname)...)
@@ -225,46 +230,6 @@ func (c *checker) dns() {
 		if o.Name == "" {
 			c.add(field.Required(p.Child("options").Index(i).Child("name"), "every resolver option needs a name (e.g. ndots)"))
 		}
-	}
-}
-
-func (c *checker) securityContext() {
-	sc := c.pod.Spec.SecurityContext
-	if sc == nil {
-		return
-	}
-	p := specPath.Child("securityContext")
-	if sc.RunAsUser != nil {
-		c.add(invalidEach(p.Child("runAsUser"), *sc.RunAsUser, validation.IsValidUserID(*sc.RunAsUser))...)
-	}
-	if sc.RunAsGroup != nil {
-		c.add(invalidEach(p.Child("runAsGroup"), *sc.RunAsGroup, validation.IsValidGroupID(*sc.RunAsGroup))...)
-	}
-	if sc.FSGroup != nil {
-		c.add(invalidEach(p.Child("fsGroup"), *sc.FSGroup, validation.IsValidGroupID(*sc.FSGroup))...)
-	}
-	for i, g := range sc.SupplementalGroups {
-		c.add(invalidEach(p.Child("supplementalGroups").Index(i), g, validation.IsValidGroupID(g))...)
-	}
-}
-
-// containerSecurityContext checks the user and group ids of one container and
-// the one combination of flags the apiserver rejects.
-func (c *checker) containerSecurityContext(ctr *v1.Container, path *field.Path) {
-	sc := ctr.SecurityContext
-	if sc == nil {
-		return
-	}
-	p := path.Child("securityContext")
-	if sc.RunAsUser != nil {
-		c.add(invalidEach(p.Child("runAsUser"), *sc.RunAsUser, validation.IsValidUserID(*sc.RunAsUser))...)
-	}
-	if sc.RunAsGroup != nil {
-		c.add(invalidEach(p.Child("runAsGroup"), *sc.RunAsGroup, validation.IsValidGroupID(*sc.RunAsGroup))...)
-	}
-	if sc.Privileged != nil && *sc.Privileged && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
-		c.add(field.Invalid(p.Child("allowPrivilegeEscalation"), false,
-			"must not be false when privileged is true (a privileged container can always escalate)"))
 	}
 }
 

@@ -60,7 +60,8 @@ func (c *checker) containers() {
 		c.container(ctr, p, seen)
 		if ctr.RestartPolicy != nil {
 			c.add(field.Forbidden(p.Child("restartPolicy"),
-				"may be set only on initContainers (restartPolicy: Always makes a sidecar); containers follow spec.restartPolicy"))
+				"may be set only on initContainers, where restartPolicy: Always makes a sidecar; runner does not implement the per-container restart policies of Kubernetes 1.34 and later: "+
+					"set spec.restartPolicy for the pod, or put containers that must restart differently in pods of their own"))
 		}
 		c.handlers(ctr, p)
 	}
@@ -122,6 +123,7 @@ func (c *checker) container(ctr *v1.Container, p *field.Path, seen map[string]bo
 	c.volumeMounts(ctr, p)
 	c.resources(&ctr.Resources, p.Child("resources"))
 	c.containerSecurityContext(ctr, p)
+	c.unsupportedContainer(ctr, p)
 }
 
 func (c *checker) ports(ctr *v1.Container, p *field.Path) {
@@ -232,7 +234,8 @@ func (c *checker) envSource(ev *v1.EnvVar, p *field.Path) {
 	}
 	if vf.FileKeyRef != nil {
 		set = append(set, "fileKeyRef")
-		c.fileKeyRef(vf.FileKeyRef, p.Child("fileKeyRef"))
+		c.add(refuse(p.Child("fileKeyRef"), "fileKeyRef is not implemented by runner",
+			"set env[].value, or have the container read the file itself (e.g. command: [sh, -c, '. /vars/env && exec app'])"))
 	}
 	if vf.ConfigMapKeyRef != nil {
 		set = append(set, "configMapKeyRef")
@@ -247,29 +250,6 @@ func (c *checker) envSource(ev *v1.EnvVar, p *field.Path) {
 		c.add(field.Required(p, "must set one of fieldRef, resourceFieldRef or fileKeyRef"))
 	case len(set) > 1:
 		c.add(field.Forbidden(p, "may set only one of fieldRef, resourceFieldRef or fileKeyRef; found "+strings.Join(set, ", ")))
-	}
-}
-
-// fileKeyRef checks an env var read from a file in an emptyDir volume.
-func (c *checker) fileKeyRef(fk *v1.FileKeySelector, p *field.Path) {
-	vol := c.volumeNames[fk.VolumeName]
-	switch {
-	case fk.VolumeName == "":
-		c.add(field.Required(p.Child("volumeName"), "must name an emptyDir volume of this pod"))
-	case vol == nil:
-		c.add(notFound(p.Child("volumeName"), fk.VolumeName, "must name an emptyDir volume of this pod"))
-	case vol.EmptyDir == nil:
-		c.add(field.Invalid(p.Child("volumeName"), fk.VolumeName, "must name an emptyDir volume"))
-	}
-	if fk.Path == "" {
-		c.add(field.Required(p.Child("path"), "must be a relative path inside the volume, e.g. env/vars"))
-	} else {
-		c.add(relativePath(p.Child("path"), fk.Path)...)
-	}
-	if fk.Key == "" {
-		c.add(field.Required(p.Child("key"), "must be an environment variable name in the file, e.g. MY_VAR"))
-	} else {
-		c.add(invalidEach(p.Child("key"), fk.Key, validation.IsEnvVarName(fk.Key))...)
 	}
 }
 

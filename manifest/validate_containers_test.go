@@ -139,16 +139,9 @@ func TestValidateEnv(t *testing.T) {
 		{"resourceFieldRef unknown container", func(p *v1.Pod) {
 			env0(p).ValueFrom = &v1.EnvVarSource{ResourceFieldRef: &v1.ResourceFieldSelector{ContainerName: "nope", Resource: "limits.cpu"}}
 		}, wantErrs(errNotFound(c0("env[0].valueFrom.resourceFieldRef.containerName")))},
-		{"fileKeyRef", func(p *v1.Pod) {
+		{"fileKeyRef is refused", func(p *v1.Pod) {
 			env0(p).ValueFrom = &v1.EnvVarSource{FileKeyRef: &v1.FileKeySelector{VolumeName: "scratch", Path: "env", Key: "NODE"}}
-		}, noErrors()},
-		{"fileKeyRef not on an emptyDir", func(p *v1.Pod) {
-			env0(p).ValueFrom = &v1.EnvVarSource{FileKeyRef: &v1.FileKeySelector{VolumeName: "data", Path: "../env", Key: "1NODE"}}
-		}, wantErrs(
-			errInvalid(c0("env[0].valueFrom.fileKeyRef.volumeName")),
-			errInvalid(c0("env[0].valueFrom.fileKeyRef.path")),
-			errInvalid(c0("env[0].valueFrom.fileKeyRef.key")),
-		)},
+		}, wantErrs(errForbidden(c0("env[0].valueFrom.fileKeyRef")))},
 	})
 }
 

@@ -193,8 +193,6 @@ func TestValidateMetadataAndSpec(t *testing.T) {
 		{"restartPolicy unset", func(p *v1.Pod) { p.Spec.RestartPolicy = "" }, wantErrs(errUnsupported("spec.restartPolicy"))},
 		{"activeDeadlineSeconds zero", func(p *v1.Pod) { p.Spec.ActiveDeadlineSeconds = ptrTo(int64(0)) }, wantErrs(errInvalid("spec.activeDeadlineSeconds"))},
 		{"activeDeadlineSeconds positive", func(p *v1.Pod) { p.Spec.ActiveDeadlineSeconds = ptrTo(int64(60)) }, noErrors()},
-		{"terminationGracePeriodSeconds negative", func(p *v1.Pod) { p.Spec.TerminationGracePeriodSeconds = ptrTo(int64(-1)) },
-			wantErrs(errInvalid("spec.terminationGracePeriodSeconds"))},
 		{"terminationGracePeriodSeconds zero", func(p *v1.Pod) {
 			p.Spec.TerminationGracePeriodSeconds = ptrTo(int64(0))
 			p.Spec.Containers[0].Lifecycle = nil
