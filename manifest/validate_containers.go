@@ -59,9 +59,9 @@ func (c *checker) containers() {
 		p := list.Index(i)
 		c.container(ctr, p, seen)
 		if ctr.RestartPolicy != nil {
-			c.add(field.Forbidden(p.Child("restartPolicy"),
-				"may be set only on initContainers, where restartPolicy: Always makes a sidecar; runner does not implement the per-container restart policies of Kubernetes 1.34 and later: "+
-					"set spec.restartPolicy for the pod, or put containers that must restart differently in pods of their own"))
+			c.add(refuse(p.Child("restartPolicy"),
+				"a restart policy of its own for a container (Kubernetes 1.34 and later; on initContainers, restartPolicy: Always makes a sidecar, which runner supports)",
+				"set spec.restartPolicy for the pod, or put containers that must restart differently in pods of their own"))
 		}
 		c.handlers(ctr, p)
 	}
@@ -234,7 +234,7 @@ func (c *checker) envSource(ev *v1.EnvVar, p *field.Path) {
 	}
 	if vf.FileKeyRef != nil {
 		set = append(set, "fileKeyRef")
-		c.add(refuse(p.Child("fileKeyRef"), "fileKeyRef is not implemented by runner",
+		c.add(refuse(p.Child("fileKeyRef"), "env from a file (fileKeyRef)",
 			"set env[].value, or have the container read the file itself (e.g. command: [sh, -c, '. /vars/env && exec app'])"))
 	}
 	if vf.ConfigMapKeyRef != nil {

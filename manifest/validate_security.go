@@ -253,7 +253,7 @@ func (c *checker) seccompAnnotation(p *field.Path, value string, profile *v1.Sec
 		return
 	}
 	if profile == nil {
-		c.add(refuse(p, "the seccomp annotations have had no effect since Kubernetes 1.27",
+		c.add(refuse(p, "the seccomp annotations, which have had no effect since Kubernetes 1.27",
 			fmt.Sprintf("set %s instead (type RuntimeDefault or Unconfined)", fieldPath)))
 		return
 	}

@@ -12,14 +12,20 @@ import (
 // ignore it, and says what to use instead. FIELDS.md lists every field of a
 // Pod with what runner does with it.
 
+// NotSupported begins the message of every field that the apiserver (and
+// the kubelet) would take and runner refuses because it does not implement
+// it. The differential test against the kubelet (compat/) knows these
+// refusals by it.
+const NotSupported = "not supported by runner: "
+
 // refuse reports a field runner does not support: why, then what to do.
 func refuse(path *field.Path, why, instead string) *field.Error {
-	return field.Forbidden(path, why+"; "+instead)
+	return field.Forbidden(path, NotSupported+why+"; "+instead)
 }
 
 // alphaField is the reason given for fields behind alpha feature gates of
 // Kubernetes 1.37, which a kubelet does not honour unless told to.
-const alphaField = "is an alpha field of Kubernetes 1.37 that runner does not implement"
+const alphaField = "an alpha field of Kubernetes 1.37"
 
 // unsupportedMeta refuses the metadata an apiserver keeps for objects it
 // stores and deletes, which has no meaning for a file.
@@ -36,7 +42,7 @@ func (c *checker) unsupportedMeta() {
 		c.add(refuse(metaPath.Child("finalizers"), "finalizers hold back the deletion of an API object", deleteFile))
 	}
 	if len(m.OwnerReferences) > 0 {
-		c.add(forbidAPI(metaPath.Child("ownerReferences"), "owner references", "remove them"))
+		c.add(refuse(metaPath.Child("ownerReferences"), "owner references name API objects, which static pods cannot reference", "remove them"))
 	}
 	if len(m.ManagedFields) > 0 {
 		c.add(refuse(metaPath.Child("managedFields"), "managed fields record the writes of an apiserver", "remove them (kubectl get shows them only with --show-managed-fields)"))
@@ -77,10 +83,10 @@ func (c *checker) unsupportedSpec() {
 		c.add(refuse(specPath.Child("overhead"), "the overhead is set by the apiserver from a RuntimeClass", "remove spec.overhead"))
 	}
 	if spec.Resources != nil {
-		c.add(refuse(specPath.Child("resources"), "pod-level resources are not implemented by runner", "set resources on each container instead"))
+		c.add(refuse(specPath.Child("resources"), "pod-level resources", "set resources on each container instead"))
 	}
 	if spec.HostUsers != nil && !*spec.HostUsers {
-		c.add(refuse(specPath.Child("hostUsers"), "user namespaces are not implemented by runner (Docker gives a container no ID mapping of its own)",
+		c.add(refuse(specPath.Child("hostUsers"), "user namespaces (Docker gives a container no ID mapping of its own)",
 			"remove spec.hostUsers or set it to true, and run the containers as a non-root user (securityContext.runAsUser)"))
 	}
 	if spec.SetHostnameAsFQDN != nil && *spec.SetHostnameAsFQDN {
@@ -91,7 +97,7 @@ func (c *checker) unsupportedSpec() {
 		c.add(refuse(specPath.Child("hostnameOverride"), alphaField, "set spec.hostname instead"))
 	}
 	if t := spec.AutomountServiceAccountToken; t != nil && *t {
-		c.add(forbidAPI(specPath.Child("automountServiceAccountToken"), "a service account token (static pods have no service account)", useHostPathCreds))
+		c.add(refuse(specPath.Child("automountServiceAccountToken"), "static pods have no service account, so there is no token to mount", useHostPathCreds))
 	}
 	if spec.OS != nil && spec.OS.Name == v1.Windows {
 		c.add(refuse(specPath.Child("os").Child("name"), "runner runs Linux containers", `set spec.os.name to "linux" or leave spec.os out`))
@@ -114,13 +120,13 @@ func (c *checker) unsupportedContainer(ctr *v1.Container, p *field.Path) {
 			"remove resizePolicy; to change resources, edit the manifest (the pod is restarted)"))
 	}
 	if len(ctr.RestartPolicyRules) > 0 {
-		c.add(refuse(p.Child("restartPolicyRules"), "restart rules are not implemented by runner", "remove them; spec.restartPolicy says when containers restart"))
+		c.add(refuse(p.Child("restartPolicyRules"), "restart rules", "remove them; spec.restartPolicy says when containers restart"))
 	}
 	if sc := ctr.SecurityContext; sc != nil {
 		psc := p.Child("securityContext")
 		c.unsupportedSecurity(sc.WindowsOptions, sc.SeccompProfile, psc)
 		if sc.ProcMount != nil && *sc.ProcMount == v1.UnmaskedProcMount {
-			c.add(refuse(psc.Child("procMount"), "an unmasked /proc needs a user namespace (spec.hostUsers: false), which runner does not implement",
+			c.add(refuse(psc.Child("procMount"), "an unmasked /proc, which needs a user namespace (spec.hostUsers: false)",
 				"remove procMount or set it to Default"))
 		}
 	}
@@ -176,7 +182,7 @@ func (c *checker) unsupportedSecurity(windows *v1.WindowsSecurityContextOptions,
 		c.add(refuse(p.Child("windowsOptions"), "runner runs Linux containers, and windowsOptions apply to Windows only", "remove windowsOptions"))
 	}
 	if seccomp != nil && seccomp.Type == v1.SeccompProfileTypeLocalhost {
-		c.add(refuse(p.Child("seccompProfile").Child("type"), "runner does not load seccomp profiles from the node",
+		c.add(refuse(p.Child("seccompProfile").Child("type"), "seccomp profiles loaded from the node (Localhost)",
 			"use RuntimeDefault (the engine's default profile) or Unconfined"))
 	}
 }
@@ -186,7 +192,7 @@ func (c *checker) unsupportedSecurity(windows *v1.WindowsSecurityContextOptions,
 const (
 	remoteVolume     = "runner mounts no network or cloud storage"
 	useHostMount     = "mount it on the host (e.g. through /etc/fstab) and use a hostPath volume"
-	gitRepoInstead   = "the gitRepo volume is deprecated and not implemented by runner; clone the repository into an emptyDir volume from an init container that runs git"
+	gitRepoInstead   = "clone the repository into an emptyDir volume from an init container that runs git"
 	hugePagesInstead = "use medium \"\" (disk) or Memory"
 )
 
@@ -204,7 +210,7 @@ func (c *checker) unsupportedVolume(src *v1.VolumeSource, set string, p *field.P
 		src.Secret != nil, src.ConfigMap != nil, src.PersistentVolumeClaim != nil, src.Ephemeral != nil, src.CSI != nil:
 		// implemented, or refused with what static pods cannot reference
 	case src.GitRepo != nil:
-		c.add(field.Forbidden(p.Child(set), gitRepoInstead))
+		c.add(refuse(p.Child(set), "the gitRepo volume is deprecated", gitRepoInstead))
 	default:
 		c.add(refuse(p.Child(set), set+" volumes cannot be used: "+remoteVolume, useHostMount))
 	}
@@ -213,7 +219,7 @@ func (c *checker) unsupportedVolume(src *v1.VolumeSource, set string, p *field.P
 			c.add(refuse(p.Child("emptyDir").Child("mode"), alphaField, "remove it and set the directory's mode from an init container"))
 		}
 		if isHugePages(ed.Medium) {
-			c.add(refuse(p.Child("emptyDir").Child("medium"), "huge page volumes are not implemented by runner", hugePagesInstead))
+			c.add(refuse(p.Child("emptyDir").Child("medium"), "huge page volumes", hugePagesInstead))
 		}
 	}
 	if d := src.DownwardAPI; d != nil {
