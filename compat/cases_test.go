@@ -27,7 +27,7 @@ var cases = []compatCase{
 	{"schedulingGates (both refuse)", pod + "  schedulingGates:\n  - name: g\n", "not-supported"},
 	{"container restartPolicy", pod + "    restartPolicy: Always\n", "not-supported"},
 	{"sidecar restartPolicy", strings.Replace(pod, "  containers:", "  initContainers:\n  - name: s\n    image: busybox:1.36\n    restartPolicy: Always\n  containers:", 1), ""},
-	{"relative hostPath", pod + "  volumes:\n  - name: v\n    hostPath:\n      path: rel/dir\n", "relative-hostpath"},
+	{"relative hostPath", pod + "  volumes:\n  - name: v\n    hostPath:\n      path: rel/dir\n", "fails-at-start"},
 	{"negative grace period", pod + "  terminationGracePeriodSeconds: -5\n", ""},
 	{"azureFile", pod + "  volumes:\n  - name: v\n    azureFile:\n      secretName: s\n      shareName: x\n", ""},
 	{"glusterfs", pod + "  volumes:\n  - name: v\n    glusterfs:\n      endpoints: e\n      path: p\n", ""},

@@ -155,7 +155,10 @@ func (c *checker) ports(ctr *v1.Container, p *field.Path) {
 			c.add(notSupported(pp.Child("protocol"), port.Protocol, protocols...))
 		}
 		if port.HostIP != "" {
-			c.add(validation.IsValidIP(pp.Child("hostIP"), port.HostIP)...)
+			for _, e := range validation.IsValidIP(pp.Child("hostIP"), port.HostIP) {
+				e.Detail += " " + FailsAtStart
+				c.add(e)
+			}
 		}
 	}
 }
@@ -207,7 +210,7 @@ func (c *checker) env(ctr *v1.Container, p *field.Path) {
 		if ev.Name == "" {
 			c.add(field.Required(ep.Child("name"), "must be an environment variable name, e.g. MY_VAR"))
 		} else {
-			c.add(invalidEach(ep.Child("name"), ev.Name, validation.IsEnvVarName(ev.Name))...)
+			c.add(invalidEach(ep.Child("name"), ev.Name, validation.IsRelaxedEnvVarName(ev.Name))...)
 		}
 		if ev.ValueFrom != nil {
 			c.envSource(ev, ep.Child("valueFrom"))

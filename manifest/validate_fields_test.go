@@ -74,7 +74,9 @@ func TestValidateRefusedFields(t *testing.T) {
 		{"glusterfs", func(p *v1.Pod) { vol(p, v1.VolumeSource{Glusterfs: &v1.GlusterfsVolumeSource{}}) }, wantErrs(errForbidden("spec.volumes[1].glusterfs"))},
 		{"rbd", func(p *v1.Pod) { vol(p, v1.VolumeSource{RBD: &v1.RBDVolumeSource{}}) }, wantErrs(errForbidden("spec.volumes[1].rbd"))},
 		{"gitRepo", func(p *v1.Pod) { vol(p, v1.VolumeSource{GitRepo: &v1.GitRepoVolumeSource{Repository: "r"}}) }, wantErrs(errForbidden("spec.volumes[1].gitRepo"))},
-		{"image volume is implemented", func(p *v1.Pod) { vol(p, v1.VolumeSource{Image: &v1.ImageVolumeSource{Reference: "busybox:1.36"}}) }, noErrors()},
+		{"image volume is implemented", func(p *v1.Pod) {
+			vol(p, v1.VolumeSource{Image: &v1.ImageVolumeSource{Reference: "busybox:1.36", PullPolicy: v1.PullIfNotPresent}})
+		}, noErrors()},
 		{"emptyDir mode", func(p *v1.Pod) { p.Spec.Volumes[1].EmptyDir.Mode = ptrTo(int32(0o700)) }, wantErrs(errForbidden("spec.volumes[1].emptyDir.mode"))},
 		{"downwardAPI defaultUser", func(p *v1.Pod) { p.Spec.Volumes[2].DownwardAPI.DefaultUser = ptrTo(int64(1)) },
 			wantErrs(errForbidden("spec.volumes[2].downwardAPI.defaultUser"))},

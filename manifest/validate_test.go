@@ -373,7 +373,7 @@ func TestValidateReportsAll(t *testing.T) {
 	ctr := &pod.Spec.Containers[0]
 	ctr.Image = ""
 	ctr.Ports[0].ContainerPort = 0
-	ctr.Env[1].Name = "1BAD"
+	ctr.Env[1].Name = "BAD=NAME"
 	ctr.VolumeMounts[0].MountPath = ""
 	ctr.LivenessProbe.PeriodSeconds = 0
 	pod.Spec.Containers[1].Name = "etcd"

@@ -18,6 +18,12 @@ import (
 // refusals by it.
 const NotSupported = "not supported by runner: "
 
+// FailsAtStart ends the message of a value that the kubelet takes and that
+// then fails the pod when it starts (a relative hostPath, an unknown
+// emptyDir medium, a host IP that is no IP): runner refuses it when it
+// reads the manifest. The differential test knows these by it.
+const FailsAtStart = "(the kubelet takes it, and the pod then fails when it starts)"
+
 // refuse reports a field runner does not support: why, then what to do.
 func refuse(path *field.Path, why, instead string) *field.Error {
 	return field.Forbidden(path, NotSupported+why+"; "+instead)

@@ -72,6 +72,8 @@ func (c *checker) volumeSource(src *v1.VolumeSource, p *field.Path) {
 		c.downwardAPIItems(src.DownwardAPI.Items, p.Child("downwardAPI").Child("items"), map[string]bool{})
 	case src.Projected != nil:
 		c.projected(src.Projected, p.Child("projected"))
+	case src.Image != nil:
+		c.imageVolume(src.Image, p.Child("image"))
 	case src.Secret != nil:
 		c.add(forbidAPI(p.Child("secret"), "a secret volume", useHostPathFiles))
 	case src.ConfigMap != nil:
@@ -108,8 +110,7 @@ func (c *checker) hostPath(hp *v1.HostPathVolumeSource, p *field.Path) {
 	case hp.Path == "":
 		c.add(field.Required(p.Child("path"), "must be an absolute path on the host, e.g. /var/lib/app"))
 	case !path.IsAbs(hp.Path):
-		c.add(field.Invalid(p.Child("path"), hp.Path, "must be an absolute path on the host, e.g. /var/lib/app "+
-			"(the kubelet takes a relative one, which the container engine then refuses when the container starts)"))
+		c.add(field.Invalid(p.Child("path"), hp.Path, "must be an absolute path on the host, e.g. /var/lib/app "+FailsAtStart))
 	default:
 		c.add(noBacksteps(p.Child("path"), hp.Path)...)
 	}
@@ -118,12 +119,24 @@ func (c *checker) hostPath(hp *v1.HostPathVolumeSource, p *field.Path) {
 	}
 }
 
+// imageVolume checks an image volume: the image to mount and how to pull it.
+func (c *checker) imageVolume(iv *v1.ImageVolumeSource, p *field.Path) {
+	if iv.Reference == "" {
+		c.add(field.Required(p.Child("reference"), "must name the image whose files the volume holds, e.g. registry.example/data:1"))
+	}
+	if !slices.Contains(pullPolicies, iv.PullPolicy) {
+		c.add(notSupported(p.Child("pullPolicy"), iv.PullPolicy, pullPolicies...))
+	}
+}
+
 func (c *checker) emptyDir(ed *v1.EmptyDirVolumeSource, p *field.Path) {
 	switch m := ed.Medium; {
 	case m == v1.StorageMediumDefault, m == v1.StorageMediumMemory:
 	case isHugePages(m): // refused by unsupportedVolume
 	default:
-		c.add(field.NotSupported(p.Child("medium"), m, []string{"", "Memory"}))
+		e := field.NotSupported(p.Child("medium"), m, []string{"", "Memory"})
+		e.Detail += " " + FailsAtStart
+		c.add(e)
 	}
 	if ed.SizeLimit != nil && ed.SizeLimit.Sign() < 0 {
 		c.add(field.Invalid(p.Child("sizeLimit"), ed.SizeLimit.String(), "must be greater than or equal to 0"))
