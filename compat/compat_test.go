@@ -198,3 +198,22 @@ func FuzzCompat(f *testing.F) {
 		}
 	})
 }
+
+// TestRulesInREADME: every deliberate difference is explained in the
+// README's section "Differences from the kubelet", named as the rule.
+func TestRulesInREADME(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "## Differences from the kubelet")
+	if !ok {
+		t.Fatal(`README.md has no section "Differences from the kubelet"`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, r := range Rules {
+		if !strings.Contains(section, "- `"+r.Name+"`:") {
+			t.Errorf("the README's differences from the kubelet do not explain %s (%s)", r.Name, r.Reason)
+		}
+	}
+}
