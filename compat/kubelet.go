@@ -74,6 +74,7 @@ func KubeletLoad(data []byte, file, node string) ([]*v1.Pod, error) {
 func kubeletDocuments(data []byte) ([][]byte, error) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var docs [][]byte
+	var directives []byte // of the next document
 	for {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -82,9 +83,18 @@ func kubeletDocuments(data []byte) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if onlyDirectives(doc) {
+			directives = append(append(directives, doc...), "---\n"...)
+			continue
+		}
+		doc = append(directives, doc...)
+		directives = nil
 		if json, err := utilyaml.ToJSON(doc); err != nil || string(bytes.TrimSpace(json)) != "null" {
 			docs = append(docs, doc)
 		}
+	}
+	if directives != nil {
+		docs = append(docs, directives)
 	}
 	if len(docs) == 1 {
 		return [][]byte{data}, nil
@@ -157,4 +167,21 @@ func kubeletPod(pod *api.Pod, file, node string) (*v1.Pod, error) {
 		return nil, fmt.Errorf("static pods may not reference %s", resource)
 	}
 	return out, nil
+}
+
+// onlyDirectives reports whether a document holds directives (%YAML,
+// %TAG) and nothing else but comments: they belong to the next document.
+func onlyDirectives(doc []byte) bool {
+	found := false
+	for _, line := range strings.Split(string(doc), "\n") {
+		t := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "%"):
+			found = true
+		case t == "", strings.HasPrefix(t, "#"):
+		default:
+			return false
+		}
+	}
+	return found
 }
