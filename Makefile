@@ -10,7 +10,7 @@ ROOT_DIR ?= /var/lib/runner
 # -p 1: the Docker and CNI suites run one at a time (they share one engine).
 GOTEST_FLAGS ?= -count=1 -p 1 -timeout 25m
 
-.PHONY: all build setup run test unit fuzz bench vet fmt clean
+.PHONY: all build setup run test unit fuzz bench vet fmt clean compat
 
 all: build
 
@@ -41,6 +41,15 @@ unit:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 10m ./manifest
+
+# The kubelet as an oracle: compat/ (a module of its own, so that runner does
+# not depend on k8s.io/kubernetes) reads the corpus, the fixtures, pinned
+# cases and a sweep of every Pod field as runner and as the kubelet 1.37 do,
+# prints a summary and every remaining difference, then fuzzes for a while.
+COMPAT_FUZZTIME ?= 2m
+compat:
+	cd compat && $(GO) vet ./... && $(GO) test -count=1 -v ./... | grep -v -e '^=== RUN' -e '^--- PASS' -e '^    --- PASS'; test $${PIPESTATUS[0]} -eq 0
+	cd compat && $(GO) test -run '^$$' -fuzz '^FuzzCompat$$' -fuzztime $(COMPAT_FUZZTIME) .
 
 # Benchmarks on the real engine with local images, against a minimal
 # Docker-client bound, plus the Go benchmarks of the pure parts: prints one

@@ -15,8 +15,14 @@ import (
 	"github.com/runner-dev/runner/manifest"
 )
 
-// conformanceDir is the shared corpus of real manifests, beside the checkout.
-var conformanceDir = filepath.Join("..", "..", "shared", "conformance")
+// conformanceDir is the shared corpus of real manifests, beside the checkout
+// (or where RUNNER_CONFORMANCE_DIR says).
+var conformanceDir = func() string {
+	if dir := os.Getenv("RUNNER_CONFORMANCE_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join("..", "..", "shared", "conformance")
+}()
 
 // etcdLike is a control-plane pod shaped like the one kubeadm writes for
 // etcd: host network, a long command line, three HTTP probes, requests,

@@ -142,11 +142,19 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 				d.addf(n.Line, path, "must be a string, not %s %s: quote it (\"%s\")", tagName(n.Tag), n.Value, n.Value)
 				return
 			}
+			if n.Style == 0 && n.Tag == "!!str" && yaml11NotString(n.Value) {
+				d.addf(n.Line, path, "must be a string: %s is not one in YAML 1.1, which the kubelet reads, so the meaning depends on the reader: quote it (\"%s\")", n.Value, n.Value)
+				return
+			}
 			v.SetString(s)
 		}
 	case reflect.Bool:
 		if s, ok := d.scalar(n, path, "a boolean"); ok {
 			if n.Tag != "!!bool" {
+				if yaml11Bool(s) {
+					d.addf(n.Line, path, "must be true or false: %s is a boolean only in YAML 1.1, and runner reads YAML 1.2, where it is a string; write true or false", s)
+					return
+				}
 				d.addf(n.Line, path, "must be a boolean (true or false), not %s %q", tagName(n.Tag), s)
 				return
 			}
@@ -252,6 +260,10 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		kpath := path + "[" + k.Value + "]"
+		if k.Style == 0 && (k.Tag != "!!str" || yaml11NotString(k.Value)) && !canonicalInt(k.Value) {
+			d.addf(k.Line, kpath, "keys must be strings, and %s is not one in YAML 1.1 (which the kubelet reads) or 1.2: quote it (\"%s\")", k.Value, k.Value)
+			continue
+		}
 		if prev, dup := seen[k.Value]; dup {
 			d.addf(k.Line, kpath, "duplicate key (first at line %d)", prev)
 			continue

@@ -1,8 +1,7 @@
 package manifest
 
 import (
-	"strings"
-
+	"github.com/distribution/reference"
 	v1 "k8s.io/api/core/v1"
 )
 
@@ -28,6 +27,11 @@ func SetDefaults(pod *v1.Pod) {
 	}
 	if s.TerminationGracePeriodSeconds == nil {
 		g := DefaultTerminationGracePeriod
+		s.TerminationGracePeriodSeconds = &g
+	} else if *s.TerminationGracePeriodSeconds < 0 {
+		// As the apiserver does: a negative grace period means "at once",
+		// and 1 second still lets preStop hooks and SIGTERM run.
+		g := int64(1)
 		s.TerminationGracePeriodSeconds = &g
 	}
 	if s.DNSPolicy == "" {
@@ -63,6 +67,9 @@ func SetDefaults(pod *v1.Pod) {
 func defaultVolume(v *v1.Volume) {
 	if v.VolumeSource == (v1.VolumeSource{}) {
 		v.EmptyDir = &v1.EmptyDirVolumeSource{}
+	}
+	if v.Image != nil && v.Image.PullPolicy == "" {
+		v.Image.PullPolicy = DefaultPullPolicy(v.Image.Reference)
 	}
 	if v.HostPath != nil && v.HostPath.Type == nil {
 		t := v1.HostPathUnset
@@ -163,19 +170,17 @@ func defaultHTTPGet(h *v1.HTTPGetAction) {
 }
 
 // DefaultPullPolicy is the apiserver's: Always when the image's tag is
-// "latest" or it names neither a tag nor a digest, IfNotPresent otherwise
-// ("img:latest@sha256:..." is Always, as the apiserver has it). A ":" before
-// the last "/" is a registry's port, not a tag.
+// "latest" or it names neither a tag nor a digest ("img:latest@sha256:..."
+// is Always, as the apiserver has it), IfNotPresent otherwise, and also
+// when the image is not a valid reference (its pull fails either way).
 func DefaultPullPolicy(image string) v1.PullPolicy {
-	name, _, digested := strings.Cut(image, "@")
-	if i := strings.LastIndex(name, "/"); i >= 0 {
-		name = name[i+1:]
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return v1.PullIfNotPresent
 	}
-	tag := ""
-	if i := strings.LastIndex(name, ":"); i >= 0 {
-		tag = name[i+1:]
-	}
-	if tag == "latest" || (tag == "" && !digested) {
+	tagged, hasTag := named.(reference.Tagged)
+	_, hasDigest := named.(reference.Digested)
+	if (hasTag && tagged.Tag() == "latest") || (!hasTag && !hasDigest) {
 		return v1.PullAlways
 	}
 	return v1.PullIfNotPresent

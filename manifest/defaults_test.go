@@ -256,3 +256,14 @@ func TestSetDefaultsIdempotent(t *testing.T) {
 		}
 	}
 }
+
+// TestSetDefaultsNegativeGrace: a negative terminationGracePeriodSeconds
+// becomes 1, as the apiserver's defaults make it (and the kubelet's decoder
+// applies them), rather than being refused.
+func TestSetDefaultsNegativeGrace(t *testing.T) {
+	pod := &v1.Pod{Spec: v1.PodSpec{TerminationGracePeriodSeconds: ptrTo(int64(-5))}}
+	SetDefaults(pod)
+	if g := pod.Spec.TerminationGracePeriodSeconds; g == nil || *g != 1 {
+		t.Fatalf("grace period %v, want 1", g)
+	}
+}

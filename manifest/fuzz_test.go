@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,7 +29,13 @@ func FuzzLoad(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, file := range conformanceFiles(f) {
+	corpus, err := corpusFiles()
+	if errors.Is(err, fs.ErrNotExist) {
+		f.Logf("conformance corpus %s is absent: fuzzing from the fixtures alone", corpusDir())
+	} else if err != nil {
+		f.Fatal(err)
+	}
+	for _, file := range corpus {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
@@ -43,6 +50,9 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const file = "/etc/kubernetes/manifests/fuzz.yaml"
 		pods, problems := Load(file, data, opts)
+		if len(data) < 64<<10 {
+			checkNodeBound(t, "input", data)
+		}
 		if len(pods) > 0 && len(problems) > 0 {
 			t.Fatalf("both %d pods and problems:\n%v", len(pods), problems)
 		}

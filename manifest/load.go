@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 	v1 "k8s.io/api/core/v1"
@@ -49,13 +51,21 @@ func Load(file string, data []byte, opts Options) ([]*v1.Pod, Problems) {
 		problems Problems
 		names    = map[string]int{} // namespace/name → line
 	)
+	docs := splitDocuments(data)
+	if p, ok := checkBounds(file, data, docs); !ok {
+		return nil, Problems{p}
+	}
+	if p, ok := checkJSON(file, data, docs); !ok {
+		return nil, Problems{p}
+	}
 	stoppedAt := 0 // the line of the first document not checked
-	for _, doc := range splitDocuments(data) {
+	podsLeft := MaxPodsPerFile
+	for _, doc := range docs {
 		if len(problems) >= maxProblems {
 			stoppedAt = doc.line
 			break
 		}
-		got, probs := loadDocument(file, doc, opts)
+		got, probs := loadDocument(file, doc, opts, &podsLeft)
 		problems = append(problems, probs...)
 		for _, p := range got {
 			key := p.pod.Namespace + "/" + p.pod.Name
@@ -110,6 +120,27 @@ func readCapped(path string) ([]byte, error) {
 	return data, nil
 }
 
+// checkBounds refuses, before anything is parsed, a file whose documents
+// could parse to more YAML nodes than its size allows, or that has more
+// documents than a file may hold pods. The problem says what is allowed.
+func checkBounds(file string, data []byte, docs []document) (Problem, bool) {
+	if len(docs) > MaxPodsPerFile {
+		return Problem{File: file, Line: docs[MaxPodsPerFile].line, Message: fmt.Sprintf(
+			"the file has %d documents; a file may hold at most %d pods: split it into several files", len(docs), MaxPodsPerFile)}, false
+	}
+	bound, budget := 0, nodeBudget(len(data))
+	for _, doc := range docs {
+		bound += nodeBound(doc.data)
+		if bound > budget {
+			return Problem{File: file, Line: doc.line, Message: fmt.Sprintf(
+				"the file may hold more than %d YAML values, the most runner decodes in a file of %d bytes (one per 8 bytes plus %d, and never more than %d, "+
+					"so that decoding takes bounded memory); a manifest holds far fewer: is this a manifest? Put long lists of values in a file mounted with a hostPath volume, or split the pods into several files",
+				budget, len(data), minNodeBudget, maxNodesPerFile)}, false
+		}
+	}
+	return Problem{}, true
+}
+
 // loadedPod is a pod of a document with the line it starts at and its
 // field path prefix ("items[2]" in lists).
 type loadedPod struct {
@@ -119,7 +150,10 @@ type loadedPod struct {
 }
 
 // loadDocument decodes one document: a Pod, a PodList or a List of Pods.
-func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problems) {
+// podsLeft is how many more pods the file may hold; the document's pods are
+// taken from it, and a document that holds more is refused before its
+// items are decoded.
+func loadDocument(file string, doc document, opts Options, podsLeft *int) ([]loadedPod, Problems) {
 	var root yaml.Node
 	parser := yaml.NewDecoder(bytes.NewReader(doc.data))
 	if err := parser.Decode(&root); errors.Is(err, io.EOF) {
@@ -156,13 +190,23 @@ func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problem
 	var raws []rawPod
 	switch kind {
 	case "Pod":
+		if *podsLeft < 1 {
+			problems = append(problems, tooManyPods(file, top.Line, "", *podsLeft, 1))
+			break
+		}
+		*podsLeft--
 		pod := &v1.Pod{}
 		dec.decode(top, reflect.ValueOf(pod).Elem(), "")
 		raws = append(raws, rawPod{pod: pod, line: top.Line, hashed: doc.data})
 	case "PodList", "List":
+		items := itemNodes(top)
+		if len(items) > *podsLeft {
+			problems = append(problems, tooManyPods(file, items[max(*podsLeft, 0)].Line, "items", *podsLeft, len(items)))
+			break
+		}
+		*podsLeft -= len(items)
 		list := &v1.PodList{}
 		dec.decode(top, reflect.ValueOf(list).Elem(), "")
-		items := itemNodes(top)
 		// Each item's UID hashes the item alone (its node, re-encoded by
 		// yaml.v3, which is frozen), so editing one item of a list leaves the
 		// other pods of the list running.
@@ -215,6 +259,34 @@ func loadDocument(file string, doc document, opts Options) ([]loadedPod, Problem
 	return out, nil
 }
 
+// tooManyPods is the problem of a document whose pods bring its file past
+// MaxPodsPerFile: it has pods where only maxPods more were allowed.
+func tooManyPods(file string, line int, field string, maxPods, pods int) Problem {
+	total := MaxPodsPerFile - maxPods + pods
+	return Problem{File: file, Line: line, Field: field, Message: fmt.Sprintf(
+		"a file may hold at most %d pods, and this document brings it to %d: split them into several files", MaxPodsPerFile, total)}
+}
+
+// checkJSON holds a file that starts with '{' to JSON's syntax in its first
+// document, as the kubelet reads such a file as JSON: YAML's flow syntax
+// would also take trailing commas, unquoted keys and comments, which the
+// kubelet refuses. (KYAML, which starts with "---", is YAML to both.)
+func checkJSON(file string, data []byte, docs []document) (Problem, bool) {
+	text := bytes.TrimLeftFunc(data, unicode.IsSpace)
+	if len(text) == 0 || text[0] != '{' || len(docs) == 0 || json.Valid(docs[0].data) {
+		return Problem{}, true
+	}
+	doc := docs[0]
+	var raw json.RawMessage // checks the syntax only, and says where it fails
+	var syntax *json.SyntaxError
+	if err := json.Unmarshal(doc.data, &raw); !errors.As(err, &syntax) {
+		return Problem{}, true
+	}
+	line := doc.line + bytes.Count(doc.data[:min(int(syntax.Offset), len(doc.data))], []byte("\n"))
+	return Problem{File: file, Line: line, Message: "invalid JSON: " + syntax.Error() +
+		" (a file that starts with '{' is JSON, as the kubelet reads it: no trailing commas, comments or unquoted keys)"}, false
+}
+
 type rawPod struct {
 	pod    *v1.Pod
 	line   int
@@ -239,8 +311,8 @@ func typeOf(top *yaml.Node) (apiVersion, kind string, kindLine int) {
 
 func itemNodes(top *yaml.Node) []*yaml.Node {
 	for i := 0; i+1 < len(top.Content); i += 2 {
-		if top.Content[i].Value == "items" && top.Content[i+1].Kind == yaml.SequenceNode {
-			return top.Content[i+1].Content
+		if items := deref(top.Content[i+1]); top.Content[i].Value == "items" && items.Kind == yaml.SequenceNode {
+			return items.Content
 		}
 	}
 	return nil

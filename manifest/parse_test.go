@@ -373,7 +373,7 @@ func TestLoadProblemsInLineOrder(t *testing.T) {
 // TestLoadDocumentRefusesASecondDocument: should splitDocuments ever leave
 // two documents in one, the second is reported, never dropped.
 func TestLoadDocumentRefusesASecondDocument(t *testing.T) {
-	pods, problems := loadDocument("f.yaml", document{line: 5, data: []byte("apiVersion: v1\nkind: List\n---\napiVersion: v1\n")}, goldenOptions)
+	pods, problems := loadDocument("f.yaml", document{line: 5, data: []byte("apiVersion: v1\nkind: List\n---\napiVersion: v1\n")}, goldenOptions, ptrTo(MaxPodsPerFile))
 	checkProblems(t, problems, "f.yaml", []wantProblem{{7, "", "a second YAML document starts here"}})
 	if len(pods) > 0 {
 		t.Errorf("pods %v", pods)
@@ -389,7 +389,7 @@ func TestLoadProblemCap(t *testing.T) {
 	for i := range 500 {
 		fmt.Fprintf(&oneDoc, "  unknown%d: 1\n", i)
 	}
-	manyDocs := strings.Repeat("apiVersion: v1\nkind: Pod\nspecs: {}\n---\n", 500)
+	manyDocs := strings.Repeat("apiVersion: v1\nkind: Pod\nspecs: {}\n---\n", MaxPodsPerFile-10)
 	cases := []struct {
 		name     string
 		data     string

@@ -23,6 +23,13 @@ func splitDocuments(data []byte) []document {
 		end, width := lineBreak(data, off)
 		next := end + width
 		text := data[off:end]
+		if isMarker(text, "---") && hasDirectives(data[start:off]) {
+			// "---" after directives (%YAML, %TAG) starts the document
+			// they belong to: keep them together for the parser.
+			off = next
+			line++
+			continue
+		}
 		if isMarker(text, "---") || isMarker(text, "...") {
 			docs = append(docs, document{line: startLine, data: data[start:off]})
 			// What follows "--- " on the marker line belongs to the next
@@ -83,8 +90,10 @@ func isMarker(line []byte, m string) bool {
 	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t'
 }
 
-// blankYAML reports whether a document holds only blank lines, comments,
-// directives and markers (what YAML reads as no document at all).
+// blankYAML reports whether a document holds only blank lines, comments
+// and markers (what YAML reads as no document at all). A directive is not
+// blank: without a document after it, it is an error for the parser to
+// report.
 func blankYAML(data []byte) bool {
 	for off := 0; off < len(data); {
 		end, width := lineBreak(data, off)
@@ -92,7 +101,7 @@ func blankYAML(data []byte) bool {
 		off = end + width
 		t := bytes.Trim(line, " \t")
 		switch {
-		case len(t) == 0, t[0] == '#', line[0] == '%':
+		case len(t) == 0, t[0] == '#':
 		case isMarker(line, "---") && len(bytes.Trim(line[3:], " \t")) == 0:
 		case isMarker(line, "..."):
 		default:
@@ -100,4 +109,25 @@ func blankYAML(data []byte) bool {
 		}
 	}
 	return true
+}
+
+// hasDirectives reports whether a document so far holds directive lines
+// (%YAML, %TAG, or any line starting with '%') and otherwise only blank
+// lines and comments: the next "---" ends its directives.
+func hasDirectives(data []byte) bool {
+	found := false
+	for off := 0; off < len(data); {
+		end, width := lineBreak(data, off)
+		line := data[off:end]
+		off = end + width
+		t := bytes.Trim(line, " \t")
+		switch {
+		case len(line) > 0 && line[0] == '%':
+			found = true
+		case len(t) == 0, t[0] == '#':
+		default:
+			return false
+		}
+	}
+	return found
 }

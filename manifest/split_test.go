@@ -34,7 +34,9 @@ func TestSplitDocuments(t *testing.T) {
 		{"document end marker", "a: 1\n...\n# after\nb: 2\n", []doc{{1, "a: 1\n"}, {3, "# after\nb: 2\n"}}},
 		{"not markers", "a: ---\n----\n---x\n ---\n", []doc{{1, "a: ---\n----\n---x\n ---\n"}}},
 		{"CRLF", "a: 1\r\n---\r\nb: 2\r\n", []doc{{1, "a: 1\r\n"}, {3, "b: 2\r\n"}}},
-		{"directive only", "%YAML 1.2\n---\na: 1\n", []doc{{3, "a: 1\n"}}},
+		{"directives stay with their document", "%YAML 1.2\n---\na: 1\n", []doc{{1, "%YAML 1.2\n---\na: 1\n"}}},
+		{"directives of a later document", "a: 1\n---\n%TAG ! tag:x,1:\n---\nb: 2\n", []doc{{1, "a: 1\n"}, {3, "%TAG ! tag:x,1:\n---\nb: 2\n"}}},
+		{"a directive alone is a document (and an error)", "%\n", []doc{{1, "%\n"}}},
 		{"lone CR ends lines", "a: 1\r---\rb: 2\r", []doc{{1, "a: 1\r"}, {3, "b: 2\r"}}},
 		{"NEL, LS and PS end lines", "a: 1\u0085---\u2028b: 2\u2029---\nc: 3", []doc{{1, "a: 1\u0085"}, {3, "b: 2\u2029"}, {5, "c: 3"}}},
 		{"a comment line ended by CR hides no content", "# c\ra: 1\n", []doc{{1, "# c\ra: 1\n"}}},
@@ -87,7 +89,8 @@ func TestLoadLinearInDocuments(t *testing.T) {
 	}
 	for name, gen := range map[string]func(int) []byte{"documents": docs, "list items": items} {
 		t.Run(name, func(t *testing.T) {
-			small, large := gen(1000), gen(20000)
+			// Within MaxPodsPerFile, so that every document and item is decoded.
+			small, large := gen(12), gen(240)
 			allocated := func(data []byte) uint64 {
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
@@ -100,7 +103,7 @@ func TestLoadLinearInDocuments(t *testing.T) {
 			s, l := allocated(small), allocated(large)
 			// Linear is 20x; quadratic would be 400x.
 			if l > 40*s {
-				t.Errorf("%s: 1000 allocated %d bytes, 20000 allocated %d: not linear", name, s, l)
+				t.Errorf("%s: 12 allocated %d bytes, 240 allocated %d: not linear", name, s, l)
 			}
 			if testing.Verbose() {
 				t.Logf("ratio %.1f", float64(l)/float64(s))

@@ -28,13 +28,18 @@ func Validate(pod *v1.Pod) field.ErrorList {
 	c := &checker{pod: pod}
 	c.indexContainers()
 	c.metadata()
+	c.unsupportedMeta()
 	c.staticOnly()
+	c.unsupportedSpec()
 	c.volumes()
 	c.containers()
 	c.hostPorts()
 	c.podSpec()
+	c.scheduling()
 	c.dns()
 	c.securityContext()
+	c.shareProcessNamespace()
+	c.securityAnnotations()
 	return c.errs
 }
 
@@ -84,6 +89,12 @@ func (c *checker) metadata() {
 	if m.Namespace != "" {
 		c.add(dnsLabel(metaPath.Child("namespace"), m.Namespace)...)
 	}
+	if m.Generation < 0 {
+		c.add(field.Invalid(metaPath.Child("generation"), m.Generation, "must be greater than or equal to 0"))
+	}
+	if m.UID != "" {
+		c.add(pinnedUID(metaPath.Child("uid"), string(m.UID))...)
+	}
 	labelsPath := metaPath.Child("labels")
 	for _, k := range sortedKeys(m.Labels) {
 		c.add(invalidEach(labelsPath, k, content.IsLabelKey(k))...)
@@ -101,6 +112,34 @@ func (c *checker) metadata() {
 	}
 }
 
+// maxUIDLength is the longest pinned metadata.uid runner takes: a UUID has
+// 36 characters, the kubelet's file hashes 32.
+const maxUIDLength = 128
+
+// uidRule says what a pinned metadata.uid may be. Runner is stricter than
+// the kubelet, which takes any string: the UID names the pod's directory
+// under --root-dir and is a part of its containers' names.
+const uidRule = "must be at most 128 letters, digits, '-' or '.', starting with a letter or digit, e.g. a UUID such as 0b8e1a6c-6d0e-4f52-9c43-3d3c2c5b9f01 " +
+	"(runner is stricter than the kubelet here on purpose: the UID names the pod's directory under --root-dir and is part of its container names; leave it out and runner derives one)"
+
+// pinnedUID checks a metadata.uid written in a manifest: it must be a single
+// safe path component, so that <root-dir>/pods/<uid> stays a directory of
+// its own under --root-dir (no "..", "/", NUL or control characters) and
+// container names stay parseable (no '_').
+func pinnedUID(p *field.Path, uid string) field.ErrorList {
+	if len(uid) > maxUIDLength {
+		return field.ErrorList{field.Invalid(p, uid[:32]+"...", fmt.Sprintf("is %d bytes long: %s", len(uid), uidRule))}
+	}
+	for i := 0; i < len(uid); i++ {
+		b := uid[i]
+		alnum := b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+		if !alnum && (i == 0 || (b != '-' && b != '.')) {
+			return field.ErrorList{field.Invalid(p, uid, uidRule)}
+		}
+	}
+	return nil
+}
+
 // podSpec checks the pod-level fields that are not about containers,
 // volumes, DNS or security.
 func (c *checker) podSpec() {
@@ -113,9 +152,6 @@ func (c *checker) podSpec() {
 	}
 	if d := spec.ActiveDeadlineSeconds; d != nil && (*d < 1 || *d > math.MaxInt32) {
 		c.add(field.Invalid(specPath.Child("activeDeadlineSeconds"), *d, validation.InclusiveRangeError(1, math.MaxInt32)))
-	}
-	if g := spec.TerminationGracePeriodSeconds; g != nil && *g < 0 {
-		c.add(field.Invalid(specPath.Child("terminationGracePeriodSeconds"), *g, "must be greater than or equal to 0"))
 	}
 	if spec.Hostname != "" {
 		c.add(dnsLabel(specPath.Child("hostname"), spec.Hostname)...)
@@ -194,46 +230,6 @@ func (c *checker) dns() {
 		if o.Name == "" {
 			c.add(field.Required(p.Child("options").Index(i).Child("name"), "every resolver option needs a name (e.g. ndots)"))
 		}
-	}
-}
-
-func (c *checker) securityContext() {
-	sc := c.pod.Spec.SecurityContext
-	if sc == nil {
-		return
-	}
-	p := specPath.Child("securityContext")
-	if sc.RunAsUser != nil {
-		c.add(invalidEach(p.Child("runAsUser"), *sc.RunAsUser, validation.IsValidUserID(*sc.RunAsUser))...)
-	}
-	if sc.RunAsGroup != nil {
-		c.add(invalidEach(p.Child("runAsGroup"), *sc.RunAsGroup, validation.IsValidGroupID(*sc.RunAsGroup))...)
-	}
-	if sc.FSGroup != nil {
-		c.add(invalidEach(p.Child("fsGroup"), *sc.FSGroup, validation.IsValidGroupID(*sc.FSGroup))...)
-	}
-	for i, g := range sc.SupplementalGroups {
-		c.add(invalidEach(p.Child("supplementalGroups").Index(i), g, validation.IsValidGroupID(g))...)
-	}
-}
-
-// containerSecurityContext checks the user and group ids of one container and
-// the one combination of flags the apiserver rejects.
-func (c *checker) containerSecurityContext(ctr *v1.Container, path *field.Path) {
-	sc := ctr.SecurityContext
-	if sc == nil {
-		return
-	}
-	p := path.Child("securityContext")
-	if sc.RunAsUser != nil {
-		c.add(invalidEach(p.Child("runAsUser"), *sc.RunAsUser, validation.IsValidUserID(*sc.RunAsUser))...)
-	}
-	if sc.RunAsGroup != nil {
-		c.add(invalidEach(p.Child("runAsGroup"), *sc.RunAsGroup, validation.IsValidGroupID(*sc.RunAsGroup))...)
-	}
-	if sc.Privileged != nil && *sc.Privileged && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
-		c.add(field.Invalid(p.Child("allowPrivilegeEscalation"), false,
-			"must not be false when privileged is true (a privileged container can always escalate)"))
 	}
 }
 

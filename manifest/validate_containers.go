@@ -59,8 +59,9 @@ func (c *checker) containers() {
 		p := list.Index(i)
 		c.container(ctr, p, seen)
 		if ctr.RestartPolicy != nil {
-			c.add(field.Forbidden(p.Child("restartPolicy"),
-				"may be set only on initContainers (restartPolicy: Always makes a sidecar); containers follow spec.restartPolicy"))
+			c.add(refuse(p.Child("restartPolicy"),
+				"a restart policy of its own for a container (Kubernetes 1.34 and later; on initContainers, restartPolicy: Always makes a sidecar, which runner supports)",
+				"set spec.restartPolicy for the pod, or put containers that must restart differently in pods of their own"))
 		}
 		c.handlers(ctr, p)
 	}
@@ -122,6 +123,7 @@ func (c *checker) container(ctr *v1.Container, p *field.Path, seen map[string]bo
 	c.volumeMounts(ctr, p)
 	c.resources(&ctr.Resources, p.Child("resources"))
 	c.containerSecurityContext(ctr, p)
+	c.unsupportedContainer(ctr, p)
 }
 
 func (c *checker) ports(ctr *v1.Container, p *field.Path) {
@@ -153,7 +155,10 @@ func (c *checker) ports(ctr *v1.Container, p *field.Path) {
 			c.add(notSupported(pp.Child("protocol"), port.Protocol, protocols...))
 		}
 		if port.HostIP != "" {
-			c.add(validation.IsValidIP(pp.Child("hostIP"), port.HostIP)...)
+			for _, e := range validation.IsValidIP(pp.Child("hostIP"), port.HostIP) {
+				e.Detail += " " + FailsAtStart
+				c.add(e)
+			}
 		}
 	}
 }
@@ -205,7 +210,7 @@ func (c *checker) env(ctr *v1.Container, p *field.Path) {
 		if ev.Name == "" {
 			c.add(field.Required(ep.Child("name"), "must be an environment variable name, e.g. MY_VAR"))
 		} else {
-			c.add(invalidEach(ep.Child("name"), ev.Name, validation.IsEnvVarName(ev.Name))...)
+			c.add(invalidEach(ep.Child("name"), ev.Name, validation.IsRelaxedEnvVarName(ev.Name))...)
 		}
 		if ev.ValueFrom != nil {
 			c.envSource(ev, ep.Child("valueFrom"))
@@ -232,7 +237,8 @@ func (c *checker) envSource(ev *v1.EnvVar, p *field.Path) {
 	}
 	if vf.FileKeyRef != nil {
 		set = append(set, "fileKeyRef")
-		c.fileKeyRef(vf.FileKeyRef, p.Child("fileKeyRef"))
+		c.add(refuse(p.Child("fileKeyRef"), "env from a file (fileKeyRef)",
+			"set env[].value, or have the container read the file itself (e.g. command: [sh, -c, '. /vars/env && exec app'])"))
 	}
 	if vf.ConfigMapKeyRef != nil {
 		set = append(set, "configMapKeyRef")
@@ -247,29 +253,6 @@ func (c *checker) envSource(ev *v1.EnvVar, p *field.Path) {
 		c.add(field.Required(p, "must set one of fieldRef, resourceFieldRef or fileKeyRef"))
 	case len(set) > 1:
 		c.add(field.Forbidden(p, "may set only one of fieldRef, resourceFieldRef or fileKeyRef; found "+strings.Join(set, ", ")))
-	}
-}
-
-// fileKeyRef checks an env var read from a file in an emptyDir volume.
-func (c *checker) fileKeyRef(fk *v1.FileKeySelector, p *field.Path) {
-	vol := c.volumeNames[fk.VolumeName]
-	switch {
-	case fk.VolumeName == "":
-		c.add(field.Required(p.Child("volumeName"), "must name an emptyDir volume of this pod"))
-	case vol == nil:
-		c.add(notFound(p.Child("volumeName"), fk.VolumeName, "must name an emptyDir volume of this pod"))
-	case vol.EmptyDir == nil:
-		c.add(field.Invalid(p.Child("volumeName"), fk.VolumeName, "must name an emptyDir volume"))
-	}
-	if fk.Path == "" {
-		c.add(field.Required(p.Child("path"), "must be a relative path inside the volume, e.g. env/vars"))
-	} else {
-		c.add(relativePath(p.Child("path"), fk.Path)...)
-	}
-	if fk.Key == "" {
-		c.add(field.Required(p.Child("key"), "must be an environment variable name in the file, e.g. MY_VAR"))
-	} else {
-		c.add(invalidEach(p.Child("key"), fk.Key, validation.IsEnvVarName(fk.Key))...)
 	}
 }
 

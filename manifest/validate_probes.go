@@ -21,6 +21,7 @@ func (c *checker) handlers(ctr *v1.Container, p *field.Path) {
 		if lc.PreStop != nil {
 			c.hook(lc.PreStop, ctr, p.Child("lifecycle").Child("preStop"))
 		}
+		c.stopSignal(lc.StopSignal, p.Child("lifecycle").Child("stopSignal"))
 	}
 	c.probe(ctr.LivenessProbe, ctr, p.Child("livenessProbe"), liveness)
 	c.probe(ctr.ReadinessProbe, ctr, p.Child("readinessProbe"), readiness)

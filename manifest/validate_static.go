@@ -39,7 +39,7 @@ func (c *checker) staticOnly() {
 		c.add(forbidAPI(specPath.Child("serviceAccount"), "a service account (static pods have none)", useHostPathCreds))
 	}
 	if len(spec.ImagePullSecrets) > 0 {
-		c.add(forbidAPI(specPath.Child("imagePullSecrets"), "image pull secrets", useEngineLogin))
+		c.add(refuse(specPath.Child("imagePullSecrets"), "image pull secrets: "+noAPIObjectsReason, useEngineLogin))
 	}
 	if len(spec.EphemeralContainers) > 0 {
 		c.add(forbidAPI(specPath.Child("ephemeralContainers"), "ephemeral containers (added through the apiserver)", useManifestOrExec))

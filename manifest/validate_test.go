@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -192,8 +193,6 @@ func TestValidateMetadataAndSpec(t *testing.T) {
 		{"restartPolicy unset", func(p *v1.Pod) { p.Spec.RestartPolicy = "" }, wantErrs(errUnsupported("spec.restartPolicy"))},
 		{"activeDeadlineSeconds zero", func(p *v1.Pod) { p.Spec.ActiveDeadlineSeconds = ptrTo(int64(0)) }, wantErrs(errInvalid("spec.activeDeadlineSeconds"))},
 		{"activeDeadlineSeconds positive", func(p *v1.Pod) { p.Spec.ActiveDeadlineSeconds = ptrTo(int64(60)) }, noErrors()},
-		{"terminationGracePeriodSeconds negative", func(p *v1.Pod) { p.Spec.TerminationGracePeriodSeconds = ptrTo(int64(-1)) },
-			wantErrs(errInvalid("spec.terminationGracePeriodSeconds"))},
 		{"terminationGracePeriodSeconds zero", func(p *v1.Pod) {
 			p.Spec.TerminationGracePeriodSeconds = ptrTo(int64(0))
 			p.Spec.Containers[0].Lifecycle = nil
@@ -374,7 +373,7 @@ func TestValidateReportsAll(t *testing.T) {
 	ctr := &pod.Spec.Containers[0]
 	ctr.Image = ""
 	ctr.Ports[0].ContainerPort = 0
-	ctr.Env[1].Name = "1BAD"
+	ctr.Env[1].Name = "BAD=NAME"
 	ctr.VolumeMounts[0].MountPath = ""
 	ctr.LivenessProbe.PeriodSeconds = 0
 	pod.Spec.Containers[1].Name = "etcd"
@@ -468,4 +467,39 @@ func TestValidateZeroValues(t *testing.T) {
 		errRequired(web+"lifecycle.postStart"),
 		errInvalid(web+"lifecycle.preStop.tcpSocket.port"),
 	))
+}
+
+// TestValidatePinnedUID is the exploit test of a pinned UID: it becomes
+// <root-dir>/pods/<uid>, so anything but a single safe path component must
+// be refused, with the rule in the message.
+func TestValidatePinnedUID(t *testing.T) {
+	for _, uid := range []string{
+		"..", ".", "/", "a/b", "../../etc", "/etc/passwd", "a\x00b", "a\nb", "tab\there", "x\x7f",
+		".hidden", "-leading-dash", "under_score", "space in it", "é", strings.Repeat("a", 129), "a\\b",
+	} {
+		pod := validPod()
+		pod.UID = types.UID(uid)
+		errs := Validate(pod)
+		if len(errs) != 1 || errs[0].Field != "metadata.uid" || !strings.Contains(errs[0].Detail, "stricter than the kubelet") ||
+			!strings.Contains(errs[0].Detail, "letters, digits, '-' or '.'") {
+			t.Errorf("uid %q: got %v, want one metadata.uid error that says what is allowed", uid, errs)
+		}
+	}
+	for _, uid := range []string{"0b8e1a6c-6d0e-4f52-9c43-3d3c2c5b9f01", "d41d8cd98f00b204e9800998ecf8427e", "a", "v1.2", strings.Repeat("a", 128)} {
+		pod := validPod()
+		pod.UID = types.UID(uid)
+		if errs := Validate(pod); len(errs) != 0 {
+			t.Errorf("uid %q: %v", uid, errs)
+		}
+	}
+}
+
+// TestLoadRefusesUnsafeUID loads a manifest that pins uid: ".." (a pod
+// directory of <root-dir>/pods/..) and wants it refused at its line.
+func TestLoadRefusesUnsafeUID(t *testing.T) {
+	data := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  uid: '..'\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n"
+	pods, problems := Load("m.yaml", []byte(data), goldenOptions)
+	if len(pods) != 0 || len(problems) != 1 || problems[0].Line != 5 || problems[0].Field != "metadata.uid" {
+		t.Fatalf("pods %v, problems %v; want one problem at m.yaml:5 metadata.uid", names(pods), problems)
+	}
 }

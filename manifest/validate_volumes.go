@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -62,6 +61,7 @@ func (c *checker) volumeSource(src *v1.VolumeSource, p *field.Path) {
 	for _, extra := range set[1:] {
 		c.add(field.Forbidden(p.Child(extra), "may not specify more than 1 volume type; this volume is already a "+set[0]+" volume"))
 	}
+	c.unsupportedVolume(src, set[0], p)
 	switch {
 	case src.HostPath != nil:
 		c.hostPath(src.HostPath, p.Child("hostPath"))
@@ -72,6 +72,8 @@ func (c *checker) volumeSource(src *v1.VolumeSource, p *field.Path) {
 		c.downwardAPIItems(src.DownwardAPI.Items, p.Child("downwardAPI").Child("items"), map[string]bool{})
 	case src.Projected != nil:
 		c.projected(src.Projected, p.Child("projected"))
+	case src.Image != nil:
+		c.imageVolume(src.Image, p.Child("image"))
 	case src.Secret != nil:
 		c.add(forbidAPI(p.Child("secret"), "a secret volume", useHostPathFiles))
 	case src.ConfigMap != nil:
@@ -108,7 +110,7 @@ func (c *checker) hostPath(hp *v1.HostPathVolumeSource, p *field.Path) {
 	case hp.Path == "":
 		c.add(field.Required(p.Child("path"), "must be an absolute path on the host, e.g. /var/lib/app"))
 	case !path.IsAbs(hp.Path):
-		c.add(field.Invalid(p.Child("path"), hp.Path, "must be an absolute path on the host, e.g. /var/lib/app"))
+		c.add(field.Invalid(p.Child("path"), hp.Path, "must be an absolute path on the host, e.g. /var/lib/app "+FailsAtStart))
 	default:
 		c.add(noBacksteps(p.Child("path"), hp.Path)...)
 	}
@@ -117,16 +119,24 @@ func (c *checker) hostPath(hp *v1.HostPathVolumeSource, p *field.Path) {
 	}
 }
 
+// imageVolume checks an image volume: the image to mount and how to pull it.
+func (c *checker) imageVolume(iv *v1.ImageVolumeSource, p *field.Path) {
+	if iv.Reference == "" {
+		c.add(field.Required(p.Child("reference"), "must name the image whose files the volume holds, e.g. registry.example/data:1"))
+	}
+	if !slices.Contains(pullPolicies, iv.PullPolicy) {
+		c.add(notSupported(p.Child("pullPolicy"), iv.PullPolicy, pullPolicies...))
+	}
+}
+
 func (c *checker) emptyDir(ed *v1.EmptyDirVolumeSource, p *field.Path) {
 	switch m := ed.Medium; {
-	case m == v1.StorageMediumDefault, m == v1.StorageMediumMemory, m == v1.StorageMediumHugePages:
-	case strings.HasPrefix(string(m), string(v1.StorageMediumHugePagesPrefix)):
-		size := strings.TrimPrefix(string(m), string(v1.StorageMediumHugePagesPrefix))
-		if q, err := resource.ParseQuantity(size); err != nil || q.Sign() <= 0 {
-			c.add(field.Invalid(p.Child("medium"), m, "the page size after HugePages- must be a positive quantity, e.g. HugePages-2Mi"))
-		}
+	case m == v1.StorageMediumDefault, m == v1.StorageMediumMemory:
+	case isHugePages(m): // refused by unsupportedVolume
 	default:
-		c.add(field.NotSupported(p.Child("medium"), m, []string{"", "Memory", "HugePages", "HugePages-<size>"}))
+		e := field.NotSupported(p.Child("medium"), m, []string{"", "Memory"})
+		e.Detail += " " + FailsAtStart
+		c.add(e)
 	}
 	if ed.SizeLimit != nil && ed.SizeLimit.Sign() < 0 {
 		c.add(field.Invalid(p.Child("sizeLimit"), ed.SizeLimit.String(), "must be greater than or equal to 0"))

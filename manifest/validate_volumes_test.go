@@ -21,9 +21,9 @@ func TestValidateVolumes(t *testing.T) {
 		{"no source", func(p *v1.Pod) { p.Spec.Volumes[1].VolumeSource = v1.VolumeSource{} }, wantErrs(errRequired("spec.volumes[1]"))},
 		{"two sources", func(p *v1.Pod) { p.Spec.Volumes[1].HostPath = &v1.HostPathVolumeSource{Path: "/tmp"} },
 			wantErrs(errForbidden("spec.volumes[1].emptyDir"))},
-		{"other apiserver-valid sources are not checked", func(p *v1.Pod) {
+		{"nfs is refused", func(p *v1.Pod) {
 			p.Spec.Volumes[1].VolumeSource = v1.VolumeSource{NFS: &v1.NFSVolumeSource{Server: "nfs", Path: "/export"}}
-		}, noErrors()},
+		}, wantErrs(errForbidden("spec.volumes[1].nfs"))},
 
 		{"hostPath path missing", func(p *v1.Pod) { hostPath(p).Path = "" }, wantErrs(errRequired("spec.volumes[0].hostPath.path"))},
 		{"hostPath path relative", func(p *v1.Pod) { hostPath(p).Path = "var/lib/etcd" }, wantErrs(errInvalid("spec.volumes[0].hostPath.path"))},
@@ -39,10 +39,10 @@ func TestValidateVolumes(t *testing.T) {
 
 		{"emptyDir medium", func(p *v1.Pod) { p.Spec.Volumes[1].EmptyDir.Medium = "Disk" }, wantErrs(errUnsupported("spec.volumes[1].emptyDir.medium"))},
 		{"emptyDir default medium", func(p *v1.Pod) { p.Spec.Volumes[1].EmptyDir.Medium = "" }, noErrors()},
-		{"emptyDir HugePages", func(p *v1.Pod) { p.Spec.Volumes[1].EmptyDir.Medium = "HugePages" }, noErrors()},
-		{"emptyDir HugePages with size", func(p *v1.Pod) { p.Spec.Volumes[1].EmptyDir.Medium = "HugePages-2Mi" }, noErrors()},
-		{"emptyDir HugePages with a bad size", func(p *v1.Pod) { p.Spec.Volumes[1].EmptyDir.Medium = "HugePages-big" },
-			wantErrs(errInvalid("spec.volumes[1].emptyDir.medium"))},
+		{"emptyDir HugePages is refused", func(p *v1.Pod) { p.Spec.Volumes[1].EmptyDir.Medium = "HugePages" },
+			wantErrs(errForbidden("spec.volumes[1].emptyDir.medium"))},
+		{"emptyDir HugePages with size is refused", func(p *v1.Pod) { p.Spec.Volumes[1].EmptyDir.Medium = "HugePages-2Mi" },
+			wantErrs(errForbidden("spec.volumes[1].emptyDir.medium"))},
 		{"emptyDir sizeLimit negative", func(p *v1.Pod) { p.Spec.Volumes[1].EmptyDir.SizeLimit = ptrTo(resource.MustParse("-1Gi")) },
 			wantErrs(errInvalid("spec.volumes[1].emptyDir.sizeLimit"))},
 

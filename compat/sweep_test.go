@@ -1,0 +1,231 @@
+package compat
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// step is one element of a field path: a field, the first item of a list,
+// or a key of a map.
+type step struct {
+	field string
+	index bool
+	key   string
+}
+
+type leaf struct {
+	path   []step
+	values []any
+}
+
+func (l leaf) String() string {
+	var b strings.Builder
+	for _, s := range l.path {
+		switch {
+		case s.index:
+			b.WriteString("[0]")
+		case s.key != "":
+			b.WriteString("[" + s.key + "]")
+		default:
+			if b.Len() > 0 {
+				b.WriteString(".")
+			}
+			b.WriteString(s.field)
+		}
+	}
+	return b.String()
+}
+
+var (
+	quantityType = reflect.TypeFor[resource.Quantity]()
+	intstrType   = reflect.TypeFor[intstr.IntOrString]()
+	timeType     = reflect.TypeFor[metav1.Time]()
+)
+
+// leaves lists every leaf field under t (pointers followed, lists entered
+// at their first item, maps at one key), each with the values tried there.
+func leaves(t reflect.Type, path []step, depth int, out *[]leaf) {
+	if depth > 12 {
+		return
+	}
+	add := func(values ...any) { *out = append(*out, leaf{append([]step(nil), path...), values}) }
+	switch t {
+	case quantityType:
+		add("-1", "0", "1", "100m", "1.5", "x")
+		return
+	case intstrType:
+		add(0, 80, 70000, "http", "", "Bad_Name")
+		return
+	case timeType:
+		add("2024-01-01T00:00:00Z")
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		leaves(t.Elem(), path, depth, out)
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if f.Anonymous && (name == "" || strings.Contains(opts, "inline")) {
+				leaves(f.Type, path, depth+1, out)
+				continue
+			}
+			if name == "status" || name == "apiVersion" || name == "kind" {
+				continue
+			}
+			leaves(f.Type, append(path, step{field: name}), depth+1, out)
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return
+		}
+		leaves(t.Elem(), append(path, step{index: true}), depth+1, out)
+	case reflect.Map:
+		key := "example.com/k"
+		if t.Key() == reflect.TypeFor[v1.ResourceName]() {
+			for _, k := range []string{"cpu", "memory", "example.com/gpu"} {
+				leaves(t.Elem(), append(path, step{key: k}), depth+1, out)
+			}
+			return
+		}
+		leaves(t.Elem(), append(path, step{key: key}), depth+1, out)
+	case reflect.String:
+		add("", "a", "Bad_Value!", "/x/../y", strings.Repeat("a", 300))
+	case reflect.Bool:
+		add(true, false)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		add(-1, 0, 1, 65536)
+	}
+}
+
+// basePod is the valid pod every sweep sets one leaf of.
+func basePod() map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal([]byte(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+		"spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}`), &m)
+	return m
+}
+
+// firstItems are what a list's first item holds before the leaf is set,
+// so that the item is valid but for the leaf.
+var firstItems = map[string]func() map[string]any{
+	"spec.initContainers":             func() map[string]any { return map[string]any{"name": "i", "image": "busybox:1.36"} },
+	"spec.volumes":                    func() map[string]any { return map[string]any{"name": "v"} },
+	"spec.containers[0].env":          func() map[string]any { return map[string]any{"name": "E"} },
+	"spec.containers[0].ports":        func() map[string]any { return map[string]any{"containerPort": 80} },
+	"spec.containers[0].volumeMounts": func() map[string]any { return map[string]any{"name": "c", "mountPath": "/m"} },
+}
+
+// set puts value at path in doc, making the objects and lists on the way.
+func set(doc map[string]any, path []step, value any) {
+	var cur any = doc
+	prefix := ""
+	for i, s := range path {
+		last := i == len(path)-1
+		switch {
+		case s.index:
+			list, _ := cur.([]any)
+			_ = list // lists are made by their parent; see below
+		}
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return
+		}
+		name := s.field
+		if s.key != "" {
+			name = s.key
+		}
+		if s.index {
+			continue
+		}
+		if last {
+			m[name] = value
+			return
+		}
+		next := path[i+1]
+		if next.index {
+			list, _ := m[name].([]any)
+			p := prefix + name
+			if prefix != "" {
+				p = strings.TrimSuffix(prefix, ".") + "." + name
+			}
+			if len(list) == 0 {
+				item := map[string]any{}
+				if f := firstItems[p]; f != nil {
+					item = f()
+				}
+				list = []any{item}
+				m[name] = list
+			}
+			if i+1 == len(path)-1 {
+				list[0] = value
+				return
+			}
+			cur = list[0]
+			prefix = p + "[0]."
+			continue
+		}
+		child, ok := m[name].(map[string]any)
+		if !ok {
+			child = map[string]any{}
+			m[name] = child
+		}
+		cur = child
+		if s.key != "" {
+			prefix = strings.TrimSuffix(prefix, ".") + "[" + s.key + "]."
+		} else {
+			prefix += name + "."
+		}
+	}
+}
+
+// TestFieldSweep sets every leaf field of a Pod, one at a time, to values
+// that are valid, invalid or on the edge, and compares runner's reading
+// with the kubelet's. It lists each difference once per field.
+func TestFieldSweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: thousands of comparisons")
+	}
+	var all []leaf
+	leaves(reflect.TypeFor[v1.Pod](), nil, 0, &all)
+	differ := map[string][]string{}
+	n := 0
+	for _, l := range all {
+		for _, v := range l.values {
+			doc := basePod()
+			set(doc, l.path, v)
+			data, err := json.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			r := Compare(data)
+			record("sweep "+l.String(), r)
+			if r.Verdict == Differ {
+				differ[l.String()] = append(differ[l.String()], fmt.Sprintf("%v: %s", v, firstLine(r.Detail)))
+			}
+		}
+	}
+	keys := make([]string, 0, len(differ))
+	for k := range differ {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Errorf("%s:\n  %s", k, strings.Join(differ[k], "\n  "))
+	}
+	t.Logf("%d fields, %d comparisons, %d fields differ", len(all), n, len(keys))
+}
