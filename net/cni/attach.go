@@ -12,9 +12,11 @@ import (
 )
 
 // Attach runs CNI ADD for one sandbox: the loopback plugin, then the network
-// list. The per-pod worker calls it after it started the sandbox's pause
-// container. A failed ADD is rolled back (DEL) before Attach returns the
-// error, which names the sandbox and wraps the plugin's message. Attach may
+// list, all within Config.Timeout (plugins still running then are killed).
+// The per-pod worker calls it after it started the sandbox's pause
+// container. A failed, timed-out or cancelled ADD is rolled back (DEL, within
+// Config.RollbackTimeout) before Attach returns the error, which names the
+// sandbox and wraps the plugin's message. Attach may
 // be retried for the same sandbox: leftovers of an earlier attempt that
 // libcni's cache knows of are deleted first.
 func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) {
@@ -28,15 +30,17 @@ func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) 
 	if p.userConfig == "" && (!req.IP.Is4() || !p.cfg.CIDR.Contains(req.IP) || req.IP == p.cfg.Gateway) {
 		return Result{}, fmt.Errorf("attach sandbox %s: address %q is not a pod address of %s", req.ID, req.IP, p.cfg.CIDR)
 	}
-	ident, err := netnsIdentity(req.NetNS)
+	ident, err := p.nsIdentity(req.NetNS)
 	if err != nil {
 		return Result{}, fmt.Errorf("attach sandbox %s: %w", req.ID, err)
 	}
-	if own, err := ownNetNS(); err == nil && own == ident {
+	if own, err := p.nsIdentity(ownNetNSPath); err == nil && own == ident {
 		return Result{}, fmt.Errorf("attach sandbox %s: %s is runner's own network namespace", req.ID, req.NetNS)
 	}
 	rt := p.runtimeConf(req.ID, req.NetNS, ifName, req.IP, req.PortMappings, req.PodNamespace, req.PodName, req.PodUID)
 	loRT := &libcni.RuntimeConf{ContainerID: req.ID, NetNS: req.NetNS, IfName: "lo"}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
 
 	if cached, err := p.cni.GetNetworkListCachedResult(p.list, rt); err == nil && cached != nil {
 		if err := p.del(ctx, req.ID, rt, loRT, req.IP); err != nil {
@@ -65,10 +69,10 @@ func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) 
 }
 
 // rollback undoes a failed Attach on a context detached from the caller's
-// (whose cancellation may be what failed) and returns cause joined with any
-// rollback error.
+// (whose cancellation or deadline may be what failed), bounded by
+// RollbackTimeout, and returns cause joined with any rollback error.
 func (p *Plugin) rollback(ctx context.Context, id string, rt, loRT *libcni.RuntimeConf, ip netip.Addr, cause error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.RollbackTimeout)
 	defer cancel()
 	if err := p.del(ctx, id, rt, loRT, ip); err != nil {
 		return errors.Join(cause, fmt.Errorf("roll back: %w", err))

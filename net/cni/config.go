@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/containernetworking/cni/libcni"
 )
@@ -52,7 +53,24 @@ type Config struct {
 	// first address of CIDR, which the bridge plugin assigns to the bridge
 	// when the static IPAM plugin names no gateway.
 	Gateway netip.Addr
+	// Timeout bounds one Attach (CNI ADD of loopback and the list) and one
+	// Detach; a plugin still running then is killed with its children.
+	// Default DefaultTimeout.
+	Timeout time.Duration
+	// RollbackTimeout bounds the DEL that undoes a failed or cancelled ADD.
+	// It runs on a context detached from the caller's, so it is also what a
+	// SIGTERM during a hung ADD waits at most. Default DefaultRollbackTimeout.
+	RollbackTimeout time.Duration
+	// Trace, when set, is called after every plugin run and every iptables
+	// run of the package, on the caller's goroutine (for measurements).
+	Trace func(Call)
 }
+
+// Defaults of the timeouts of Config.
+const (
+	DefaultTimeout         = time.Minute
+	DefaultRollbackTimeout = 10 * time.Second
+)
 
 // withDefaults fills in the defaults of cfg.
 func (cfg Config) withDefaults() Config {
@@ -64,6 +82,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.BridgeName == "" {
 		cfg.BridgeName = DefaultBridgeName
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.RollbackTimeout <= 0 {
+		cfg.RollbackTimeout = DefaultRollbackTimeout
 	}
 	return cfg
 }

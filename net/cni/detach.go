@@ -12,7 +12,8 @@ import (
 // Detach runs CNI DEL for one sandbox: the network list, then loopback. The
 // per-pod worker calls it before it removes the sandbox, also when the pause
 // process is gone. It is idempotent and safe to retry: with nothing left to
-// delete it succeeds. When req.NetNS no longer exists (or is not the
+// delete it succeeds. It ends within Config.Timeout: plugins still running
+// then are killed and Detach fails (the caller retries). When req.NetNS no longer exists (or is not the
 // namespace Attach saw) DEL runs with an empty namespace so the plugins still
 // remove their host-side state; for the generated network Detach then also
 // removes the pod's iptables rules the bridge plugin leaves behind.
@@ -23,6 +24,8 @@ func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 	if err != nil {
 		return fmt.Errorf("detach sandbox: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
 	netns := p.usableNetNS(req.ID, ifName, req.NetNS)
 	rt := p.runtimeConf(req.ID, netns, ifName, req.IP, req.PortMappings, req.PodNamespace, req.PodName, req.PodUID)
 	if len(req.PortMappings) == 0 {
@@ -59,7 +62,7 @@ func (p *Plugin) del(ctx context.Context, id string, rt, loRT *libcni.RuntimeCon
 		// iptables-nft) when an earlier DEL without namespace already
 		// removed it. An empty chain makes that DEL succeed; scrubRules
 		// removes it again below.
-		if err := ensureChain(ctx, "nat", masqChain(networkName, id)); err != nil {
+		if err := p.ipt.ensureChain(ctx, "nat", masqChain(networkName, id)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -70,7 +73,7 @@ func (p *Plugin) del(ctx context.Context, id string, rt, loRT *libcni.RuntimeCon
 		errs = append(errs, fmt.Errorf("loopback: %w", err))
 	}
 	if p.userConfig == "" && ip.IsValid() {
-		if err := scrubRules(ctx, networkName, id, ip); err != nil {
+		if err := p.ipt.scrubRules(ctx, networkName, id, ip); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -30,6 +30,13 @@
 // plugin's rules of the pod's address itself; this is why DetachRequest
 // carries the IP.
 //
+// Deadlines: every Attach and Detach ends within Config.Timeout, the
+// rollback of a failed or cancelled Attach within Config.RollbackTimeout, and
+// every iptables run of the package within 10 s (5 s of it at most waiting
+// for the xtables lock). Plugins and iptables run in a process group of
+// their own that is killed as a whole at the deadline, so a hung plugin, or
+// a child it left behind, cannot hold a worker or runner's shutdown.
+//
 // A Detach is never run against the host's network namespace: a netns path
 // that resolves to runner's own namespace (a /proc/<pid> path whose pid was
 // reused), or to another namespace than the one Attach saw, is treated as

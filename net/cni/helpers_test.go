@@ -216,7 +216,7 @@ func (tn *testNet) attach(t *testing.T, req AttachRequest) (Result, error) {
 		if err := tn.plugin.Detach(ctx, DetachRequest{ID: req.ID, IfName: req.IfName, IP: req.IP, PortMappings: req.PortMappings}); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
-		if err := scrubRules(ctx, networkName, req.ID, req.IP); err != nil {
+		if err := tn.plugin.ipt.scrubRules(ctx, networkName, req.ID, req.IP); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 	})

@@ -4,18 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"time"
 
 	"github.com/containernetworking/cni/libcni"
-	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/utils"
-	"github.com/containernetworking/cni/pkg/version"
 )
-
-// rollbackTimeout bounds the DEL that undoes a failed ADD; it runs on a
-// context detached from the caller's, which may be what failed.
-const rollbackTimeout = 30 * time.Second
 
 // PortMapping is a hostPort of a pod, in the form of the portmap plugin's
 // portMappings capability.
@@ -76,10 +68,15 @@ type Result struct {
 type Plugin struct {
 	cfg         Config
 	cni         *libcni.CNIConfig
+	exec        *pluginExec
+	ipt         ipTables
 	list        *libcni.NetworkConfigList
 	loopback    *libcni.PluginConfig
 	userConfig  string // path of the user config; "" for the generated one
 	description string
+	// nsIdentity identifies a network namespace by path (netnsIdentity;
+	// unit tests replace it to run fake plugins without namespaces).
+	nsIdentity func(path string) (nsIdent, error)
 }
 
 // New returns a Plugin for cfg: with the user's configuration when ConfDir
@@ -90,7 +87,7 @@ func New(cfg Config) (*Plugin, error) {
 	if cfg.CacheDir == "" {
 		return nil, errors.New("new CNI plugin: no CacheDir")
 	}
-	p := &Plugin{cfg: cfg}
+	p := &Plugin{cfg: cfg, nsIdentity: netnsIdentity}
 	path, err := findUserConfig(cfg.ConfDir)
 	if err != nil {
 		return nil, fmt.Errorf("new CNI plugin: %w", err)
@@ -119,15 +116,17 @@ func New(cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("new CNI plugin: %w", err)
 	}
 	// An explicit Exec: libcni would otherwise create one lazily on first
-	// use, which races when workers call concurrently.
-	exec := &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: os.Stderr}, PluginDecoder: version.PluginDecoder{}}
-	p.cni = libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, cfg.CacheDir, exec)
+	// use, which races when workers call concurrently; and libcni's own
+	// leaves a plugin's children running past the deadline.
+	p.exec = &pluginExec{trace: cfg.Trace}
+	p.ipt = ipTables{trace: cfg.Trace}
+	p.cni = libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, cfg.CacheDir, p.exec)
 	needed := append(pluginTypes(p.list), "loopback")
 	if p.userConfig == "" {
 		needed = append(needed, "static")
 	}
 	for _, typ := range needed {
-		if _, err := exec.FindInPath(typ, cfg.BinDirs); err != nil {
+		if _, err := p.exec.FindInPath(typ, cfg.BinDirs); err != nil {
 			return nil, fmt.Errorf("new CNI plugin: %s: %w", p.description, err)
 		}
 	}

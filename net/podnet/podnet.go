@@ -132,7 +132,9 @@ func (m *Manager) Attach(ctx context.Context, sb Sandbox) (netip.Addr, error) {
 		PodNamespace: podNamespace(sb.Pod), PodName: podName(sb.Pod), PodUID: sb.PodUID,
 	})
 	if err != nil {
-		_ = m.ipam.Release(sb.ID)
+		if rerr := m.ipam.Release(sb.ID); rerr != nil {
+			m.log.Warn("release the address of a failed attach; released when the sandbox is removed", "pod", sb.Pod, "sandbox_id", short(sb.ID), "error", rerr)
+		}
 		m.forget(sb.ID)
 		return netip.Addr{}, fmt.Errorf("network for pod %s: %w", sb.Pod, err)
 	}
@@ -198,6 +200,9 @@ func (m *Manager) forget(id string) {
 // Detach undoes Attach: CNI DEL (into the sandbox's namespace while its
 // process lives, else with no namespace so plugins still clean the host
 // side), then releases the address. Idempotent; nothing to undo is success.
+// A failure is logged here as well as returned, so that no caller can drop
+// it; the record and the address stay for a retry. Bounded by the CNI
+// timeouts (cni.Config.Timeout).
 // pid is the pause process, 0 when it is gone. Called by a worker.
 func (m *Manager) Detach(ctx context.Context, sandboxID string, pid int) error {
 	m.mu.Lock()
@@ -219,9 +224,11 @@ func (m *Manager) Detach(ctx context.Context, sandboxID string, pid int) error {
 		req.IP = ip
 	}
 	if err := m.cni.Detach(ctx, req); err != nil {
+		m.log.Warn("CNI DEL failed; the sandbox keeps its address and record until a retry succeeds", "sandbox_id", short(sandboxID), "error", err)
 		return fmt.Errorf("remove network of sandbox %s: %w", short(sandboxID), err)
 	}
 	if err := m.ipam.Release(sandboxID); err != nil {
+		m.log.Warn("release of a detached sandbox's address failed; retried with the next Detach", "sandbox_id", short(sandboxID), "error", err)
 		return fmt.Errorf("release IP of sandbox %s: %w", short(sandboxID), err)
 	}
 	m.forget(sandboxID)
