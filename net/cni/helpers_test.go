@@ -15,31 +15,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runner-dev/runner/net/internal/nettest"
 )
 
-// pluginDir is where Debian's containernetworking-plugins installs.
-const pluginDir = "/usr/lib/cni"
-
-// needNetAdmin skips tests that create namespaces, bridges and iptables rules
-// when the machine cannot (not root, or plugins or tools missing).
-func needNetAdmin(t *testing.T) {
+// needNetAdmin skips (under -short, or outside CI when something is missing)
+// or fails (in CI) tests that create namespaces, bridges and iptables
+// rules, and returns the directory of the plugins.
+func needNetAdmin(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
-	for _, bin := range []string{"bridge", "static", "firewall", "portmap", "loopback"} {
-		if _, err := os.Stat(filepath.Join(pluginDir, bin)); err != nil {
-			t.Skipf("CNI plugin %s missing (run testdata/setup.sh)", bin)
-		}
-	}
-	for _, tool := range []string{"ip", "iptables"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s missing", tool)
-		}
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("/bin/busybox missing")
-	}
+	return nettest.NeedNetAdmin(t, "bridge", "static", "firewall", "portmap", "loopback")
 }
 
 // testNet is one test's network: a generated config on a test-only bridge
@@ -53,7 +38,7 @@ type testNet struct {
 
 func newTestNet(t *testing.T) *testNet {
 	t.Helper()
-	needNetAdmin(t)
+	pluginDir := needNetAdmin(t)
 	var b [5]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)

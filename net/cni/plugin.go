@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/utils"
@@ -16,6 +17,24 @@ type PortMapping struct {
 	ContainerPort int    `json:"containerPort"`
 	Protocol      string `json:"protocol"` // "tcp", "udp" or "sctp"; default "tcp"
 	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// CollidesWith reports whether p and q claim the same host port: the same
+// port and protocol on the same host address, or on all of them ("" or
+// 0.0.0.0).
+func (p PortMapping) CollidesWith(q PortMapping) bool {
+	if p.HostPort != q.HostPort || p.Proto() != q.Proto() {
+		return false
+	}
+	return p.HostIP == "" || q.HostIP == "" || p.HostIP == "0.0.0.0" || q.HostIP == "0.0.0.0" || p.HostIP == q.HostIP
+}
+
+// Proto is the mapping's protocol in lower case; "tcp" when unset.
+func (p PortMapping) Proto() string {
+	if p.Protocol == "" {
+		return "tcp"
+	}
+	return strings.ToLower(p.Protocol)
 }
 
 // AttachRequest asks to attach one sandbox to the network.
