@@ -27,8 +27,8 @@ func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) 
 	if req.NetNS == "" {
 		return Result{}, fmt.Errorf("attach sandbox %s: no network namespace", req.ID)
 	}
-	if p.userConfig == "" && (!req.IP.Is4() || !p.cfg.CIDR.Contains(req.IP) || req.IP == p.cfg.Gateway) {
-		return Result{}, fmt.Errorf("attach sandbox %s: address %q is not a pod address of %s", req.ID, req.IP, p.cfg.CIDR)
+	if p.own && (!req.IP.Is4() || !p.network.CIDR.Contains(req.IP) || req.IP == p.gateway) {
+		return Result{}, fmt.Errorf("attach sandbox %s: address %q is not a pod address of %s", req.ID, req.IP, p.network.CIDR)
 	}
 	ident, err := p.nsIdentity(req.NetNS)
 	if err != nil {
@@ -61,7 +61,10 @@ func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) 
 	if err != nil {
 		return Result{}, p.rollback(ctx, req.ID, rt, loRT, req.IP, fmt.Errorf("attach sandbox %s to network %s: %w", req.ID, p.list.Name, err))
 	}
-	if p.userConfig == "" && res.IP != req.IP {
+	if p.own && !res.Gateway.IsValid() {
+		res.Gateway = p.gateway
+	}
+	if p.own && res.IP != req.IP {
 		return Result{}, p.rollback(ctx, req.ID, rt, loRT, req.IP,
 			fmt.Errorf("attach sandbox %s to network %s: plugins configured %s, asked for %s", req.ID, p.list.Name, res.IP, req.IP))
 	}

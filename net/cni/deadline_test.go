@@ -107,10 +107,19 @@ func returnsWithin(t *testing.T, limit time.Duration, f func() error) error {
 	}
 }
 
+// noHostIPTables puts first in PATH an iptables that answers "no such
+// rule" to everything: runner's own network's DEL looks for left-over rules,
+// and a unit test must touch nothing of the host.
+func noHostIPTables(t *testing.T) {
+	t.Helper()
+	t.Setenv("PATH", fakeBinDir(t, "iptables")+":"+os.Getenv("PATH"))
+}
+
 func newHangingPlugin(t *testing.T, pidFile string) *Plugin {
 	t.Helper()
+	noHostIPTables(t)
 	p, err := New(Config{
-		BinDirs: []string{hangingBinDir(t, pidFile, allPlugins...)}, ConfDir: t.TempDir(), CacheDir: t.TempDir(),
+		BinDirs: []string{hangingBinDir(t, pidFile, allPlugins...)}, CacheDir: t.TempDir(),
 		CIDR: netip.MustParsePrefix("10.218.0.0/24"), Timeout: 200 * time.Millisecond, RollbackTimeout: 200 * time.Millisecond,
 	})
 	if err != nil {

@@ -34,7 +34,7 @@ func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 				rt.CapabilityArgs["portMappings"] = pm
 			}
 		}
-		if _, known := rt.CapabilityArgs["portMappings"]; !known && p.userConfig == "" {
+		if _, known := rt.CapabilityArgs["portMappings"]; !known && p.own {
 			// The portmap plugin's DEL does nothing without mappings, but
 			// with any it tears down the sandbox's whole DNAT chain: a
 			// placeholder cleans up after an ADD whose cache was lost.
@@ -56,7 +56,7 @@ func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 // joins their errors.
 func (p *Plugin) del(ctx context.Context, id string, rt, loRT *libcni.RuntimeConf, ip netip.Addr) error {
 	var errs []error
-	if p.userConfig == "" && ip.IsValid() && rt.NetNS != "" {
+	if p.own && ip.IsValid() && rt.NetNS != "" {
 		// The bridge plugin's DEL, finding the interface still in the
 		// namespace, deletes the pod's masquerade chain and fails (with
 		// iptables-nft) when an earlier DEL without namespace already
@@ -72,7 +72,7 @@ func (p *Plugin) del(ctx context.Context, id string, rt, loRT *libcni.RuntimeCon
 	if err := p.cni.DelNetwork(ctx, p.loopback, loRT); err != nil {
 		errs = append(errs, fmt.Errorf("loopback: %w", err))
 	}
-	if p.userConfig == "" && ip.IsValid() {
+	if p.own && ip.IsValid() {
 		if err := p.ipt.scrubRules(ctx, networkName, id, ip); err != nil {
 			errs = append(errs, err)
 		}

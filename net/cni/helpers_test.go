@@ -51,7 +51,6 @@ func newTestNet(t *testing.T) *testNet {
 	}
 	p, err := New(Config{
 		BinDirs:    []string{pluginDir},
-		ConfDir:    t.TempDir(), // empty: generate
 		CacheDir:   t.TempDir(),
 		BridgeName: tn.bridge,
 		CIDR:       tn.cidr,
@@ -86,20 +85,13 @@ func (tn *testNet) newNetNS(t *testing.T, suffix string) (name, path string) {
 	return name, "/var/run/netns/" + name
 }
 
-// run runs a command and fails the test when it fails.
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// succeeds reports whether a command exits 0.
-func succeeds(name string, args ...string) bool {
-	return exec.Command(name, args...).Run() == nil
-}
+// The host helpers of net/internal/nettest, by their short names here.
+var (
+	run        = nettest.Run
+	succeeds   = nettest.Succeeds
+	eventually = nettest.Eventually
+	linkExists = nettest.LinkExists
+)
 
 // serveHTTP starts busybox httpd on port 8080 inside the namespace, serving
 // body at /, and stops it in cleanup.
@@ -117,18 +109,6 @@ func serveHTTP(t *testing.T, ns, body string) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-}
-
-// eventually polls cond every 50ms until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // httpGet fetches url with a short timeout and returns the body.
@@ -153,9 +133,6 @@ func freePort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
-
-// linkExists reports whether the host has an interface of that name.
-func linkExists(name string) bool { return succeeds("ip", "link", "show", "dev", name) }
 
 // iptablesHas reports whether iptables -S output of table mentions s.
 func iptablesHas(t *testing.T, table, s string) bool {

@@ -20,6 +20,20 @@
 // that fails too), the record and the address stay, so that Detach, or
 // Reconcile once the sandbox is gone, finishes the work.
 //
+// The network: Config.NetworkPlugin chooses runner's own (kubenet: its
+// bridge, --pod-cidr, addresses from net/ipam; nothing of the CNI
+// configuration directory is read) or a user's list (cni). Each record keeps
+// the network of its ADD (its whole configuration, in the state file's
+// "networks"), and DEL uses it: a sandbox attached under one plugin is
+// detached correctly after runner restarted under the other, or after the
+// user edited or removed the file.
+//
+// A changed --pod-cidr while pods hold addresses of the earlier one: they keep
+// them, and new pods get addresses of the new range, when the earlier range is
+// disjoint from the new one or the new one widens it (same first address);
+// any other overlap refuses to start, with a message naming the pods and what
+// to do (decideCIDRs).
+//
 // The Manager reaches net/ipam and net/cni through small interfaces
 // (addresses, attacher, recordStore), so that its decisions are unit tested
 // with failures injected at each step.

@@ -86,7 +86,7 @@ func (s *flakyStore) failSave(n int, err error) {
 	s.failIn, s.err = n, err
 }
 
-func (s *flakyStore) Save(recs map[string]*record) error {
+func (s *flakyStore) Save(st state) error {
 	s.mu.Lock()
 	if s.failIn > 0 {
 		s.failIn--
@@ -96,7 +96,7 @@ func (s *flakyStore) Save(recs map[string]*record) error {
 		}
 	}
 	s.mu.Unlock()
-	return s.fileStore.Save(recs)
+	return s.fileStore.Save(st)
 }
 
 // logRecorder keeps the log records of a test.
@@ -135,39 +135,63 @@ func (l *logRecorder) warnings(s string) []string {
 }
 
 // env is a Manager on fakes: the real allocator on a MemStore (which can
-// fail a save), the fake CNI and the real record file behind flakyStore.
+// fail a save), a fake CNI per network and the real record file behind
+// flakyStore.
 type env struct {
-	t        *testing.T
-	dir      string
-	ipStore  *ipam.MemStore
-	alloc    *ipam.Allocator
-	cni      *fakeCNI
-	store    *flakyStore
-	log      *logRecorder
-	m        *Manager
-	testCIDR netip.Prefix
+	t       *testing.T
+	dir     string
+	ipStore *ipam.MemStore
+	alloc   *ipam.Allocator
+	cni     *fakeCNI // the current network's
+	fakes   map[string]*fakeCNI
+	store   *flakyStore
+	log     *logRecorder
+	m       *Manager
+	cfg     Config
+	current cni.Network
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), ipStore: ipam.NewMemStore(), cni: newFakeCNI(), log: &logRecorder{},
-		testCIDR: netip.MustParsePrefix("10.219.250.0/24")}
+	e := &env{t: t, dir: t.TempDir(), ipStore: ipam.NewMemStore(), fakes: map[string]*fakeCNI{}, log: &logRecorder{}}
+	e.cfg = Config{CIDR: netip.MustParsePrefix("10.219.250.0/24"), BridgeName: "rtest0", Dir: e.dir, Logger: slog.New(e.log)}
 	e.store = &flakyStore{fileStore: fileStore{path: filepath.Join(e.dir, "sandboxes.json")}}
 	e.restart()
 	return e
 }
 
-// restart builds a new Manager on the same state, as a restarted runner.
+// restart builds a new Manager on the same state, as a restarted runner
+// with e.cfg.
 func (e *env) restart() {
 	e.t.Helper()
+	if err := e.tryRestart(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) tryRestart() error {
 	var err error
-	if e.alloc, err = ipam.New(ipam.Config{CIDR: e.testCIDR, Store: e.ipStore}); err != nil {
-		e.t.Fatal(err)
+	if e.alloc, err = ipam.New(ipam.Config{CIDR: e.cfg.CIDR, Store: e.ipStore}); err != nil {
+		return err
 	}
-	e.m, err = newManager(Config{CIDR: e.testCIDR, Logger: slog.New(e.log)}, e.alloc, e.cni, e.store, true, "fake")
+	choice, err := chooseNetwork(e.cfg)
 	if err != nil {
-		e.t.Fatal(err)
+		return err
 	}
+	e.current = choice.Network
+	e.cni = e.fakeFor(e.current)
+	e.m, err = newManager(e.cfg, e.alloc, e.store, choice, func(n cni.Network) (attacher, error) { return e.fakeFor(n), nil })
+	return err
+}
+
+// fakeFor is the fake CNI of network n.
+func (e *env) fakeFor(n cni.Network) *fakeCNI {
+	f, ok := e.fakes[n.ID()]
+	if !ok {
+		f = newFakeCNI()
+		e.fakes[n.ID()] = f
+	}
+	return f
 }
 
 // sandbox is the sandbox numbered n, of pod n.
@@ -177,21 +201,26 @@ func sandbox(n int, ports ...cni.PortMapping) Sandbox {
 
 // state is everything that could leak: records in memory and on disk,
 // addresses, CNI attachments.
-type state struct {
+type leakState struct {
 	records, persisted, allocated, attached []string
 }
 
-func (e *env) state() state {
+func (e *env) state() leakState {
 	e.t.Helper()
 	onDisk, err := e.store.fileStore.Load()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return state{
+	var attached []string
+	for _, f := range e.fakes {
+		attached = append(attached, f.attachedIDs()...)
+	}
+	slices.Sort(attached)
+	return leakState{
 		records:   e.m.Attached(),
-		persisted: slices.Sorted(maps.Keys(onDisk)),
+		persisted: slices.Sorted(maps.Keys(onDisk.recs)),
 		allocated: slices.Sorted(maps.Keys(e.alloc.Allocations())),
-		attached:  e.cni.attachedIDs(),
+		attached:  attached,
 	}
 }
 

@@ -23,12 +23,18 @@ import (
 type Config struct {
 	// Dir holds the state files (e.g. <root-dir>/net).
 	Dir string
-	// CIDR is the PodCIDR; zero: ipam.DefaultCIDR.
-	CIDR netip.Prefix
-	// BinDirs, ConfDir and BridgeName are passed to net/cni.
-	BinDirs    []string
-	ConfDir    string
+	// NetworkPlugin is cni.Kubenet (runner's own bridge and PodCIDR; the
+	// default) or cni.CNI (a network list of ConfDir).
+	NetworkPlugin string
+	// CIDR is the PodCIDR of runner's own network; zero: ipam.DefaultCIDR.
+	// BridgeName is its bridge; zero: cni.DefaultBridgeName.
+	CIDR       netip.Prefix
 	BridgeName string
+	// ConfDir and CNINetwork choose the list of the cni plugin (cni.Load).
+	ConfDir    string
+	CNINetwork string
+	// BinDirs are searched for plugin binaries (cni.Config.BinDirs).
+	BinDirs []string
 	// CNITimeout bounds each CNI ADD and DEL (cni.Config.Timeout); zero:
 	// cni.DefaultTimeout.
 	CNITimeout time.Duration
@@ -64,29 +70,44 @@ const undoTimeout = 15 * time.Second
 
 // Manager attaches and detaches sandboxes. Safe for concurrent use; calls
 // for one sandbox must not overlap (the loop works on a pod one step at a
-// time).
+// time). Each sandbox is detached with the network of its ADD, whatever the
+// current one.
 type Manager struct {
-	cfg         Config
-	log         *slog.Logger
-	addrs       addresses
-	net         attacher
-	store       recordStore
-	ownIPAM     bool // the network takes the allocator's address (runner's own config)
-	description string
+	cfg      Config
+	log      *slog.Logger
+	addrs    addresses
+	store    recordStore
+	choice   Choice
+	current  cni.Network
+	cacheDir string
 
-	mu   sync.Mutex
-	recs map[string]*record // sandbox ID → record
+	openMu sync.Mutex
+	open   func(cni.Network) (attacher, error)
+	opened map[string]attacher // by network ID
+
+	mu       sync.Mutex
+	recs     map[string]*record     // sandbox ID → record
+	networks map[string]cni.Network // ID → network, those records refer to
 }
 
-// New loads the state and sets up CNI; it runs no plugin.
+// New chooses the network (see chooseNetwork), loads the state, and checks
+// a changed PodCIDR against the pods that hold addresses (decideCIDRs); it
+// runs no plugin.
 func New(cfg Config) (*Manager, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
 	if !cfg.CIDR.IsValid() {
 		cfg.CIDR = netip.MustParsePrefix(ipam.DefaultCIDR)
 	}
 	cfg.CIDR = cfg.CIDR.Masked()
+	if cfg.BridgeName == "" {
+		cfg.BridgeName = cni.DefaultBridgeName
+	}
+	if cfg.ConfDir == "" {
+		cfg.ConfDir = cni.DefaultConfDir
+	}
+	choice, err := chooseNetwork(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pod network state dir: %w", err)
 	}
@@ -94,35 +115,52 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	plugin, err := cni.New(cni.Config{
-		BinDirs: cfg.BinDirs, ConfDir: cfg.ConfDir, CacheDir: filepath.Join(cfg.Dir, "cni-cache"),
-		BridgeName: cfg.BridgeName, CIDR: cfg.CIDR, Gateway: alloc.Gateway(), Timeout: cfg.CNITimeout,
-	})
-	if err != nil {
+	cniCfg := cni.Config{BinDirs: cfg.BinDirs, CacheDir: filepath.Join(cfg.Dir, "cni-cache"), Timeout: cfg.CNITimeout}
+	open := func(n cni.Network) (attacher, error) { return cni.Open(cniCfg, n) }
+	if _, err := open(choice.Network); err != nil {
 		return nil, err
 	}
-	return newManager(cfg, alloc, plugin, fileStore{path: filepath.Join(cfg.Dir, "sandboxes.json")},
-		plugin.UserConfig() == "", plugin.Description())
+	return newManager(cfg, alloc, fileStore{path: filepath.Join(cfg.Dir, "sandboxes.json")}, choice, open)
 }
 
-// newManager wires a Manager from its parts and loads the records; New
-// passes the real ones, unit tests fakes.
-func newManager(cfg Config, addrs addresses, net attacher, store recordStore, ownIPAM bool, description string) (*Manager, error) {
+// newManager wires a Manager from its parts, loads the state and decides
+// about earlier PodCIDRs; New passes the real parts, unit tests fakes.
+func newManager(cfg Config, addrs addresses, store recordStore, choice Choice, open func(cni.Network) (attacher, error)) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	recs, err := store.Load()
+	st, err := store.Load()
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, addrs: addrs, net: net, store: store, ownIPAM: ownIPAM,
-		description: description, recs: recs}, nil
+	m := &Manager{cfg: cfg, log: cfg.Logger, addrs: addrs, store: store, choice: choice, current: choice.Network,
+		cacheDir: filepath.Join(cfg.Dir, "cni-cache"), open: open, opened: map[string]attacher{},
+		recs: st.recs, networks: st.networks}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if st.version == 1 {
+		m.migrateLocked(m.cacheDir)
+		if err := m.saveLocked(); err != nil {
+			return nil, err
+		}
+	}
+	if m.current.Plugin == cni.Kubenet {
+		if m.choice.Kept, err = decideCIDRs(m.current.CIDR, m.heldCIDRsLocked()); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
-// Description says which network config is in use, for the start-up log.
-func (m *Manager) Description() string { return m.description }
+// Choice is the network new sandboxes get and why, for the start log.
+func (m *Manager) Choice() Choice { return m.choice }
 
-// CIDR is the PodCIDR addresses come from (with runner's own config).
+// Description says in words which network new sandboxes get and why.
+func (m *Manager) Description() string {
+	return m.choice.Network.Plugin + ": " + m.choice.Network.Describe() + " (" + m.choice.Reason + ")"
+}
+
+// CIDR is the PodCIDR of runner's own network.
 func (m *Manager) CIDR() netip.Prefix { return m.cfg.CIDR }
 
 // Attach gives a started sandbox its network and returns its address. A
@@ -133,8 +171,13 @@ func (m *Manager) Attach(ctx context.Context, sb Sandbox) (netip.Addr, error) {
 	if err := m.claim(sb, netns); err != nil {
 		return netip.Addr{}, err
 	}
+	net, err := m.attacherFor(m.current)
+	if err != nil {
+		m.forget(sb.ID)
+		return netip.Addr{}, fmt.Errorf("network for pod %s: %w", sb.Pod, err)
+	}
 	var ip netip.Addr
-	if m.ownIPAM {
+	if m.current.Plugin == cni.Kubenet {
 		var err error
 		if ip, err = m.addrs.Allocate(sb.ID); err != nil {
 			m.forget(sb.ID)
@@ -144,7 +187,7 @@ func (m *Manager) Attach(ctx context.Context, sb Sandbox) (netip.Addr, error) {
 			return netip.Addr{}, fmt.Errorf("allocate pod IP for %s: %w", sb.Pod, err)
 		}
 	}
-	res, err := m.net.Attach(ctx, cni.AttachRequest{
+	res, err := net.Attach(ctx, cni.AttachRequest{
 		ID: sb.ID, NetNS: netns, IfName: "eth0", IP: ip, PortMappings: sb.Ports,
 		PodNamespace: podNamespace(sb.Pod), PodName: podName(sb.Pod), PodUID: sb.PodUID,
 	})
@@ -174,7 +217,9 @@ func (m *Manager) claim(sb Sandbox, netns string) error {
 		}
 	}
 	prev, had := m.recs[sb.ID]
-	m.recs[sb.ID] = &record{Pod: sb.Pod, PodUID: sb.PodUID, NetNS: netns, Ports: sb.Ports}
+	id := m.current.ID()
+	m.networks[id] = m.current
+	m.recs[sb.ID] = &record{Pod: sb.Pod, PodUID: sb.PodUID, NetNS: netns, Ports: sb.Ports, Network: id}
 	if err := m.saveLocked(); err != nil {
 		if had {
 			m.recs[sb.ID] = prev
@@ -208,8 +253,7 @@ func (m *Manager) undoAttach(ctx context.Context, sb Sandbox, added bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()
 	if added {
-		req, _ := m.detachRequest(sb.ID, sb.Pid)
-		if err := m.net.Detach(ctx, req); err != nil {
+		if err := m.del(ctx, sb.ID, sb.Pid); err != nil {
 			m.log.Warn("CNI DEL undoing a failed attach failed; the record and address stay until the sandbox is removed",
 				"pod", sb.Pod, "sandbox_id", short(sb.ID), "error", err)
 			return
@@ -259,11 +303,10 @@ func (m *Manager) forget(id string) {
 // timeouts (cni.Config.Timeout). pid is the pause process, 0 when it is
 // gone. Called by a worker.
 func (m *Manager) Detach(ctx context.Context, sandboxID string, pid int) error {
-	req, known := m.detachRequest(sandboxID, pid)
-	if !known {
+	if !m.known(sandboxID) {
 		return nil
 	}
-	if err := m.net.Detach(ctx, req); err != nil {
+	if err := m.del(ctx, sandboxID, pid); err != nil {
 		m.log.Warn("CNI DEL failed; the sandbox keeps its address and record until a retry succeeds", "sandbox_id", short(sandboxID), "error", err)
 		return fmt.Errorf("remove network of sandbox %s: %w", short(sandboxID), err)
 	}
@@ -275,28 +318,43 @@ func (m *Manager) Detach(ctx context.Context, sandboxID string, pid int) error {
 	return nil
 }
 
-// detachRequest is the DEL request for a sandbox from its record and its
-// address; known is false when there is neither. The namespace is passed
-// only while the pause process that Attach saw lives.
-func (m *Manager) detachRequest(id string, pid int) (req cni.DetachRequest, known bool) {
-	req = cni.DetachRequest{ID: id, IfName: "eth0"}
+// known reports whether the sandbox has a record or an address.
+func (m *Manager) known(id string) bool {
+	m.mu.Lock()
+	_, ok := m.recs[id]
+	m.mu.Unlock()
+	if !ok {
+		_, ok = m.addrs.Lookup(id)
+	}
+	return ok
+}
+
+// del runs CNI DEL for a sandbox with the network of its ADD, from its
+// record and address. The namespace is passed only while the pause process
+// that Attach saw lives.
+func (m *Manager) del(ctx context.Context, id string, pid int) error {
+	req := cni.DetachRequest{ID: id, IfName: "eth0"}
 	m.mu.Lock()
 	if rec, ok := m.recs[id]; ok {
-		known = true
 		req.IP, req.PortMappings = rec.IP, rec.Ports
 		req.PodNamespace, req.PodName, req.PodUID = podNamespace(rec.Pod), podName(rec.Pod), rec.PodUID
 		if pid > 0 && rec.NetNS == "/proc/"+strconv.Itoa(pid)+"/ns/net" {
 			req.NetNS = rec.NetNS
 		}
 	}
+	n, err := m.networkOfLocked(id)
 	m.mu.Unlock()
-	if ip, ok := m.addrs.Lookup(id); ok {
-		known = true
-		if !req.IP.IsValid() {
-			req.IP = ip
-		}
+	if err != nil {
+		return err
 	}
-	return req, known
+	if ip, ok := m.addrs.Lookup(id); ok && !req.IP.IsValid() {
+		req.IP = ip
+	}
+	net, err := m.attacherFor(n)
+	if err != nil {
+		return fmt.Errorf("network %q of the sandbox's ADD: %w", n.Name, err)
+	}
+	return net.Detach(ctx, req)
 }
 
 // IP is the address of an attached sandbox; ok is false while it is not
@@ -318,8 +376,12 @@ func (m *Manager) Attached() []string {
 	return slices.Sorted(maps.Keys(m.recs))
 }
 
-// saveLocked persists the records; m.mu must be held.
-func (m *Manager) saveLocked() error { return m.store.Save(m.recs) }
+// saveLocked persists the records and the networks they refer to; m.mu
+// must be held.
+func (m *Manager) saveLocked() error {
+	m.gcNetworksLocked()
+	return m.store.Save(state{recs: m.recs, networks: m.networks})
+}
 
 func podNamespace(key string) string { ns, _, _ := strings.Cut(key, "/"); return ns }
 func podName(key string) string      { _, n, _ := strings.Cut(key, "/"); return n }

@@ -56,7 +56,7 @@ func TestClaimHostPortsAndPersistence(t *testing.T) {
 	}
 	e.restart()
 	e.assertHolds("sb-1", "sb-1b")
-	if ip, ok := e.m.IP("sb-1"); !ok || !e.testCIDR.Contains(ip) {
+	if ip, ok := e.m.IP("sb-1"); !ok || !e.cfg.CIDR.Contains(ip) {
 		t.Errorf("IP(sb-1) after a restart = %v, %v", ip, ok)
 	}
 }
@@ -117,7 +117,7 @@ func TestAttachUndoReleaseFailureIsReconciled(t *testing.T) {
 	sb := sandbox(1)
 	// Allocate's save succeeds; fail the next one (Release) from inside
 	// the ADD, when the allocation is done.
-	e.m.net = &hookedCNI{fakeCNI: e.cni, beforeAttach: func() { e.ipStore.FailNextSave(boom) }}
+	e.m.opened[e.current.ID()] = &hookedCNI{fakeCNI: e.cni, beforeAttach: func() { e.ipStore.FailNextSave(boom) }}
 	if _, err := e.m.Attach(t.Context(), sb); err == nil {
 		t.Fatal("Attach succeeded")
 	}

@@ -19,50 +19,74 @@ type record struct {
 	IP     netip.Addr        `json:"ip,omitzero"`
 	Ports  []cni.PortMapping `json:"ports,omitempty"`
 	Ready  bool              `json:"ready"`
+	// Network is the ID of the network of the ADD (state.networks); "" in
+	// records of version 1 files, until New resolved it.
+	Network string `json:"network,omitempty"`
 }
 
-// recordStore persists the records. Save must be durable when it returns.
+// state is what the Manager persists: the records, and the networks they
+// refer to.
+type state struct {
+	networks map[string]cni.Network // by cni.Network.ID
+	recs     map[string]*record     // by sandbox ID
+	version  int                    // of the file it was loaded from; 0: none
+}
+
+// recordStore persists the state. Save must be durable when it returns.
 // The Manager calls both with its lock held, so calls never overlap.
 type recordStore interface {
-	Load() (map[string]*record, error)
-	Save(map[string]*record) error
+	Load() (state, error)
+	Save(state) error
 }
+
+// stateVersion is the version of the layout fileStore writes; it reads 1
+// (records without networks) and 2.
+const stateVersion = 2
 
 // stateFile is the JSON layout of fileStore's file.
 type stateFile struct {
-	Version   int                `json:"version"`
-	Sandboxes map[string]*record `json:"sandboxes"`
+	Version   int                    `json:"version"`
+	Networks  map[string]cni.Network `json:"networks,omitempty"`
+	Sandboxes map[string]*record     `json:"sandboxes"`
 }
 
-// fileStore keeps the records in one JSON file, replaced atomically.
+// fileStore keeps the state in one JSON file, replaced atomically.
 type fileStore struct{ path string }
 
-func (f fileStore) Load() (map[string]*record, error) {
-	recs := map[string]*record{}
+func (f fileStore) Load() (state, error) {
+	st := state{networks: map[string]cni.Network{}, recs: map[string]*record{}}
 	data, err := os.ReadFile(f.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return recs, nil
+		return st, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read pod network state: %w", err)
+		return state{}, fmt.Errorf("read pod network state: %w", err)
 	}
-	var st stateFile
-	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("pod network state %s is corrupt: %w", f.path, err)
+	var file stateFile
+	if err := json.Unmarshal(data, &file); err != nil {
+		return state{}, fmt.Errorf("pod network state %s is corrupt: %w", f.path, err)
 	}
-	if st.Version != 1 {
-		return nil, fmt.Errorf("pod network state %s has version %d; this runner reads version 1", f.path, st.Version)
+	if file.Version != 1 && file.Version != stateVersion {
+		return state{}, fmt.Errorf("pod network state %s has version %d; this runner reads versions 1 and %d", f.path, file.Version, stateVersion)
 	}
-	for id, rec := range st.Sandboxes {
-		if rec != nil {
-			recs[id] = rec
+	st.version = file.Version
+	for id, n := range file.Networks {
+		st.networks[id] = n
+	}
+	for id, rec := range file.Sandboxes {
+		if rec == nil {
+			continue
 		}
+		if _, ok := st.networks[rec.Network]; rec.Network != "" && !ok {
+			return state{}, fmt.Errorf("pod network state %s is corrupt: sandbox %s refers to network %s, which it does not hold", f.path, id, rec.Network)
+		}
+		st.recs[id] = rec
 	}
-	return recs, nil
+	return st, nil
 }
 
-func (f fileStore) Save(recs map[string]*record) error {
-	data, err := json.MarshalIndent(stateFile{Version: 1, Sandboxes: recs}, "", "  ")
+func (f fileStore) Save(st state) error {
+	data, err := json.MarshalIndent(stateFile{Version: stateVersion, Networks: st.networks, Sandboxes: st.recs}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save pod network state: %w", err)
 	}
