@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,8 +21,6 @@ import (
 
 	"github.com/runner-dev/runner/manifest"
 	"github.com/runner-dev/runner/manifest/source"
-	"github.com/runner-dev/runner/net/cni"
-	"github.com/runner-dev/runner/net/ipam"
 	"github.com/runner-dev/runner/net/podnet"
 	"github.com/runner-dev/runner/runner"
 	"github.com/runner-dev/runner/runner/pause"
@@ -113,7 +110,7 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 }
 
 func daemonFlags() []cli.Flag {
-	return []cli.Flag{
+	return append(append([]cli.Flag{
 		&cli.StringFlag{Name: "manifest-dir", Category: "Manifests", Aliases: []string{"pod-manifest-path"}, EnvVars: []string{"RUNNER_MANIFEST_DIR"},
 			Value: "/etc/kubernetes/manifests", Usage: "directory (or single file) of static pod manifests to run"},
 		&cli.StringFlag{Name: "node-name", Category: "Manifests", Aliases: []string{"hostname-override"}, EnvVars: []string{"RUNNER_NODE_NAME"},
@@ -136,14 +133,7 @@ func daemonFlags() []cli.Flag {
 			Usage: "crash-loop backoff: wait before the second restart, doubled each crash (the first restart is immediate)"},
 		&cli.DurationFlag{Name: "restart-backoff-max", Category: "Restarts", EnvVars: []string{"RUNNER_RESTART_BACKOFF_MAX"}, Value: 5 * time.Minute,
 			Usage: "crash-loop backoff cap; a container that ran twice this long starts over"},
-		&cli.StringFlag{Name: "pod-cidr", Category: "Pod network", EnvVars: []string{"RUNNER_POD_CIDR"}, Value: ipam.DefaultCIDR,
-			Usage: "IPv4 range pod IPs come from (with runner's own CNI config); the first address is the bridge's. The default avoids Docker's 172.17.0.0/16, podman's and containerd's 10.88.0.0/16, flannel's 10.244.0.0/16, k3s' 10.42.0.0/16 and cri-o's 10.85.0.0/16"},
-		&cli.StringSliceFlag{Name: "cni-bin-dir", Category: "Pod network", EnvVars: []string{"RUNNER_CNI_BIN_DIR"}, Value: cli.NewStringSlice(cni.DefaultBinDirs...),
-			Usage: "directories searched for CNI plugins"},
-		&cli.StringFlag{Name: "cni-conf-dir", Category: "Pod network", EnvVars: []string{"RUNNER_CNI_CONF_DIR"}, Value: cni.DefaultConfDir,
-			Usage: "a *.conflist here (flannel, calico, ...) is used with its own IPAM instead of runner's bridge"},
-		&cli.StringFlag{Name: "cni-bridge-name", Category: "Pod network", EnvVars: []string{"RUNNER_CNI_BRIDGE_NAME"}, Value: cni.DefaultBridgeName,
-			Usage: "bridge of runner's own CNI config"},
+	}, podNetworkFlags()...), []cli.Flag{
 		&cli.StringFlag{Name: "resolv-conf", Category: "Pod network", EnvVars: []string{"RUNNER_RESOLV_CONF"}, Value: "/etc/resolv.conf",
 			Usage: "the host's resolv.conf, the base of pods' DNS (dnsPolicy Default, and ClusterFirst without --cluster-dns)"},
 		&cli.StringSliceFlag{Name: "cluster-dns", Category: "Pod network", EnvVars: []string{"RUNNER_CLUSTER_DNS"},
@@ -160,7 +150,7 @@ func daemonFlags() []cli.Flag {
 			Usage: "how long --runonce waits for the pods"},
 		&cli.StringFlag{Name: "log-format", Category: "Logging", EnvVars: []string{"RUNNER_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
 		&cli.StringFlag{Name: "log-level", Category: "Logging", EnvVars: []string{"RUNNER_LOG_LEVEL"}, Value: "info", Usage: "log level: debug, info, warn or error"},
-	}
+	}...)
 }
 
 // newLogger builds the logger from --log-format and --log-level.
@@ -268,13 +258,10 @@ func daemon(c *cli.Context) error {
 	return nil
 }
 
-// podNetwork builds the pod network from the flags.
+// podNetwork builds the pod network (cmd_network.go) and the pods' DNS
+// configuration from the flags.
 func podNetwork(c *cli.Context, log *slog.Logger) (*podnet.Manager, runner.DNSConfig, error) {
 	var dnsConfig runner.DNSConfig
-	cidr, err := netip.ParsePrefix(c.String("pod-cidr"))
-	if err != nil || !cidr.Addr().Is4() {
-		return nil, dnsConfig, fmt.Errorf("--pod-cidr %q: must be an IPv4 CIDR such as %s", c.String("pod-cidr"), ipam.DefaultCIDR)
-	}
 	for _, s := range c.StringSlice("cluster-dns") {
 		ip, err := netip.ParseAddr(s)
 		if err != nil {
@@ -284,14 +271,9 @@ func podNetwork(c *cli.Context, log *slog.Logger) (*podnet.Manager, runner.DNSCo
 	}
 	dnsConfig.ClusterDomain = c.String("cluster-domain")
 	dnsConfig.ResolvConf = c.String("resolv-conf")
-	m, err := podnet.New(podnet.Config{
-		Dir: filepath.Join(c.String("root-dir"), "net"), CIDR: cidr,
-		BinDirs: c.StringSlice("cni-bin-dir"), ConfDir: c.String("cni-conf-dir"), BridgeName: c.String("cni-bridge-name"),
-		Logger: log,
-	})
+	m, err := newPodNetwork(c, log)
 	if err != nil {
-		return nil, dnsConfig, fmt.Errorf("pod network: %w", err)
+		return nil, dnsConfig, err
 	}
-	log.Info("pod network", "config", m.Description(), "pod_cidr", cidr.String())
 	return m, dnsConfig, nil
 }

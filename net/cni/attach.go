@@ -12,9 +12,11 @@ import (
 )
 
 // Attach runs CNI ADD for one sandbox: the loopback plugin, then the network
-// list. The per-pod worker calls it after it started the sandbox's pause
-// container. A failed ADD is rolled back (DEL) before Attach returns the
-// error, which names the sandbox and wraps the plugin's message. Attach may
+// list, all within Config.Timeout (plugins still running then are killed).
+// The per-pod worker calls it after it started the sandbox's pause
+// container. A failed, timed-out or cancelled ADD is rolled back (DEL, within
+// Config.RollbackTimeout) before Attach returns the error, which names the
+// sandbox and wraps the plugin's message. Attach may
 // be retried for the same sandbox: leftovers of an earlier attempt that
 // libcni's cache knows of are deleted first.
 func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) {
@@ -25,18 +27,20 @@ func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) 
 	if req.NetNS == "" {
 		return Result{}, fmt.Errorf("attach sandbox %s: no network namespace", req.ID)
 	}
-	if p.userConfig == "" && (!req.IP.Is4() || !p.cfg.CIDR.Contains(req.IP) || req.IP == p.cfg.Gateway) {
-		return Result{}, fmt.Errorf("attach sandbox %s: address %q is not a pod address of %s", req.ID, req.IP, p.cfg.CIDR)
+	if p.own && (!req.IP.Is4() || !p.network.CIDR.Contains(req.IP) || req.IP == p.gateway) {
+		return Result{}, fmt.Errorf("attach sandbox %s: address %q is not a pod address of %s", req.ID, req.IP, p.network.CIDR)
 	}
-	ident, err := netnsIdentity(req.NetNS)
+	ident, err := p.nsIdentity(req.NetNS)
 	if err != nil {
 		return Result{}, fmt.Errorf("attach sandbox %s: %w", req.ID, err)
 	}
-	if own, err := ownNetNS(); err == nil && own == ident {
+	if own, err := p.nsIdentity(ownNetNSPath); err == nil && own == ident {
 		return Result{}, fmt.Errorf("attach sandbox %s: %s is runner's own network namespace", req.ID, req.NetNS)
 	}
 	rt := p.runtimeConf(req.ID, req.NetNS, ifName, req.IP, req.PortMappings, req.PodNamespace, req.PodName, req.PodUID)
 	loRT := &libcni.RuntimeConf{ContainerID: req.ID, NetNS: req.NetNS, IfName: "lo"}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
 
 	if cached, err := p.cni.GetNetworkListCachedResult(p.list, rt); err == nil && cached != nil {
 		if err := p.del(ctx, req.ID, rt, loRT, req.IP); err != nil {
@@ -57,7 +61,10 @@ func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) 
 	if err != nil {
 		return Result{}, p.rollback(ctx, req.ID, rt, loRT, req.IP, fmt.Errorf("attach sandbox %s to network %s: %w", req.ID, p.list.Name, err))
 	}
-	if p.userConfig == "" && res.IP != req.IP {
+	if p.own && !res.Gateway.IsValid() {
+		res.Gateway = p.gateway
+	}
+	if p.own && res.IP != req.IP {
 		return Result{}, p.rollback(ctx, req.ID, rt, loRT, req.IP,
 			fmt.Errorf("attach sandbox %s to network %s: plugins configured %s, asked for %s", req.ID, p.list.Name, res.IP, req.IP))
 	}
@@ -65,10 +72,10 @@ func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) 
 }
 
 // rollback undoes a failed Attach on a context detached from the caller's
-// (whose cancellation may be what failed) and returns cause joined with any
-// rollback error.
+// (whose cancellation or deadline may be what failed), bounded by
+// RollbackTimeout, and returns cause joined with any rollback error.
 func (p *Plugin) rollback(ctx context.Context, id string, rt, loRT *libcni.RuntimeConf, ip netip.Addr, cause error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.RollbackTimeout)
 	defer cancel()
 	if err := p.del(ctx, id, rt, loRT, ip); err != nil {
 		return errors.Join(cause, fmt.Errorf("roll back: %w", err))

@@ -27,18 +27,17 @@ var allPlugins = []string{"bridge", "static", "firewall", "portmap", "loopback"}
 func TestGeneratedConfig(t *testing.T) {
 	p, err := New(Config{
 		BinDirs:  []string{fakeBinDir(t, allPlugins...)},
-		ConfDir:  filepath.Join(t.TempDir(), "missing"),
 		CacheDir: t.TempDir(),
 		CIDR:     netip.MustParsePrefix("10.218.0.0/24"),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.UserConfig() != "" || p.NetworkName() != "runner" {
-		t.Errorf("UserConfig %q NetworkName %q", p.UserConfig(), p.NetworkName())
+	if n := p.Network(); !p.OwnIPAM() || n.Plugin != Kubenet || n.Name != "runner" || n.Bridge != "runner0" || n.CIDR.String() != "10.218.0.0/24" {
+		t.Errorf("Network = %+v, OwnIPAM %v", n, p.OwnIPAM())
 	}
-	if d := p.Description(); !strings.Contains(d, "generated") || !strings.Contains(d, "runner0") || !strings.Contains(d, "10.218.0.1") {
-		t.Errorf("Description = %q", d)
+	if d := p.Network().Describe(); !strings.Contains(d, "runner's own bridge runner0") || !strings.Contains(d, "10.218.0.1") {
+		t.Errorf("Describe = %q", d)
 	}
 	var got struct {
 		CNIVersion string `json:"cniVersion"`
@@ -65,7 +64,7 @@ func TestGeneratedConfig(t *testing.T) {
 }
 
 func TestRuntimeConfCarriesAddressAndPorts(t *testing.T) {
-	p, err := New(Config{BinDirs: []string{fakeBinDir(t, allPlugins...)}, ConfDir: t.TempDir(), CacheDir: t.TempDir(),
+	p, err := New(Config{BinDirs: []string{fakeBinDir(t, allPlugins...)}, CacheDir: t.TempDir(),
 		CIDR: netip.MustParsePrefix("10.218.0.0/24")})
 	if err != nil {
 		t.Fatal(err)
@@ -81,66 +80,18 @@ func TestRuntimeConfCarriesAddressAndPorts(t *testing.T) {
 	}
 }
 
-func TestUserConfigFirstInLexicalOrder(t *testing.T) {
-	confDir := t.TempDir()
-	write := func(name, content string) {
-		if err := os.WriteFile(filepath.Join(confDir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("20-later.conflist", `{"cniVersion":"1.0.0","name":"later","plugins":[{"type":"bridge"}]}`)
-	write("10-first.conflist", `{"cniVersion":"1.0.0","name":"mynet","plugins":[{"type":"ptp","ipam":{"type":"host-local"}},{"type":"portmap"}]}`)
-	write("05-ignored.txt", `not a config`)
-	p, err := New(Config{BinDirs: []string{fakeBinDir(t, "ptp", "portmap", "loopback")}, ConfDir: confDir, CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := filepath.Join(confDir, "10-first.conflist"); p.UserConfig() != want {
-		t.Errorf("UserConfig = %q, want %q", p.UserConfig(), want)
-	}
-	if d := p.Description(); !strings.Contains(d, "10-first.conflist") || !strings.Contains(d, "mynet") {
-		t.Errorf("Description = %q", d)
-	}
-	// With a user config the allocator's address is not passed.
-	rt := p.runtimeConf("sbx", "/x", "eth0", netip.MustParseAddr("10.218.0.7"), nil, "", "", "")
-	if _, ok := rt.CapabilityArgs["ips"]; ok || rt.Args != nil {
-		t.Errorf("runtime conf for a user config = %+v", rt)
-	}
-}
-
-func TestUserSingleConfIsWrapped(t *testing.T) {
-	confDir := t.TempDir()
-	conf := `{"cniVersion":"0.4.0","name":"single","type":"bridge","bridge":"cni0","ipam":{"type":"host-local","subnet":"10.22.0.0/16"}}`
-	if err := os.WriteFile(filepath.Join(confDir, "99-single.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(Config{BinDirs: []string{fakeBinDir(t, "bridge", "loopback")}, ConfDir: confDir, CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.list.Name != "single" || p.list.CNIVersion != "0.4.0" || len(p.list.Plugins) != 1 || p.list.Plugins[0].Network.Type != "bridge" {
-		t.Errorf("list = %+v", p.list)
-	}
-}
-
 func TestNewErrors(t *testing.T) {
 	cidr := netip.MustParsePrefix("10.218.0.0/24")
 	bins := []string{fakeBinDir(t, allPlugins...)}
-	badConfDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(badConfDir, "10-bad.conflist"), []byte(`{"name":`), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	for name, c := range map[string]struct {
 		cfg  Config
 		want string
 	}{
-		"no cache dir":    {Config{BinDirs: bins, ConfDir: t.TempDir(), CIDR: cidr}, "CacheDir"},
-		"no cidr":         {Config{BinDirs: bins, ConfDir: t.TempDir(), CacheDir: t.TempDir()}, "CIDR"},
-		"ipv6":            {Config{BinDirs: bins, ConfDir: t.TempDir(), CacheDir: t.TempDir(), CIDR: netip.MustParsePrefix("fd00::/64")}, "IPv4"},
-		"other gateway":   {Config{BinDirs: bins, ConfDir: t.TempDir(), CacheDir: t.TempDir(), CIDR: cidr, Gateway: netip.MustParseAddr("10.218.0.254")}, "first address"},
-		"long bridge":     {Config{BinDirs: bins, ConfDir: t.TempDir(), CacheDir: t.TempDir(), CIDR: cidr, BridgeName: "a-very-long-bridge"}, "bridge name"},
-		"missing plugin":  {Config{BinDirs: []string{fakeBinDir(t, "bridge", "loopback")}, ConfDir: t.TempDir(), CacheDir: t.TempDir(), CIDR: cidr}, "firewall"},
-		"broken conflist": {Config{BinDirs: bins, ConfDir: badConfDir, CacheDir: t.TempDir()}, "10-bad.conflist"},
+		"no cache dir":   {Config{BinDirs: bins, CIDR: cidr}, "CacheDir"},
+		"no cidr":        {Config{BinDirs: bins, CacheDir: t.TempDir()}, "CIDR"},
+		"ipv6":           {Config{BinDirs: bins, CacheDir: t.TempDir(), CIDR: netip.MustParsePrefix("fd00::/64")}, "IPv4"},
+		"long bridge":    {Config{BinDirs: bins, CacheDir: t.TempDir(), CIDR: cidr, BridgeName: "a-very-long-bridge"}, "bridge name"},
+		"missing plugin": {Config{BinDirs: []string{fakeBinDir(t, "bridge", "loopback")}, CacheDir: t.TempDir(), CIDR: cidr}, "firewall"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := New(c.cfg)
@@ -152,7 +103,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestAttachValidates(t *testing.T) {
-	p, err := New(Config{BinDirs: []string{fakeBinDir(t, allPlugins...)}, ConfDir: t.TempDir(), CacheDir: t.TempDir(),
+	p, err := New(Config{BinDirs: []string{fakeBinDir(t, allPlugins...)}, CacheDir: t.TempDir(),
 		CIDR: netip.MustParsePrefix("10.218.0.0/24")})
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,8 @@ import (
 // Detach runs CNI DEL for one sandbox: the network list, then loopback. The
 // per-pod worker calls it before it removes the sandbox, also when the pause
 // process is gone. It is idempotent and safe to retry: with nothing left to
-// delete it succeeds. When req.NetNS no longer exists (or is not the
+// delete it succeeds. It ends within Config.Timeout: plugins still running
+// then are killed and Detach fails (the caller retries). When req.NetNS no longer exists (or is not the
 // namespace Attach saw) DEL runs with an empty namespace so the plugins still
 // remove their host-side state; for the generated network Detach then also
 // removes the pod's iptables rules the bridge plugin leaves behind.
@@ -23,6 +24,8 @@ func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 	if err != nil {
 		return fmt.Errorf("detach sandbox: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
 	netns := p.usableNetNS(req.ID, ifName, req.NetNS)
 	rt := p.runtimeConf(req.ID, netns, ifName, req.IP, req.PortMappings, req.PodNamespace, req.PodName, req.PodUID)
 	if len(req.PortMappings) == 0 {
@@ -31,7 +34,7 @@ func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 				rt.CapabilityArgs["portMappings"] = pm
 			}
 		}
-		if _, known := rt.CapabilityArgs["portMappings"]; !known && p.userConfig == "" {
+		if _, known := rt.CapabilityArgs["portMappings"]; !known && p.own {
 			// The portmap plugin's DEL does nothing without mappings, but
 			// with any it tears down the sandbox's whole DNAT chain: a
 			// placeholder cleans up after an ADD whose cache was lost.
@@ -53,13 +56,13 @@ func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 // joins their errors.
 func (p *Plugin) del(ctx context.Context, id string, rt, loRT *libcni.RuntimeConf, ip netip.Addr) error {
 	var errs []error
-	if p.userConfig == "" && ip.IsValid() && rt.NetNS != "" {
+	if p.own && ip.IsValid() && rt.NetNS != "" {
 		// The bridge plugin's DEL, finding the interface still in the
 		// namespace, deletes the pod's masquerade chain and fails (with
 		// iptables-nft) when an earlier DEL without namespace already
 		// removed it. An empty chain makes that DEL succeed; scrubRules
 		// removes it again below.
-		if err := ensureChain(ctx, "nat", masqChain(networkName, id)); err != nil {
+		if err := p.ipt.ensureChain(ctx, "nat", masqChain(networkName, id)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -69,8 +72,8 @@ func (p *Plugin) del(ctx context.Context, id string, rt, loRT *libcni.RuntimeCon
 	if err := p.cni.DelNetwork(ctx, p.loopback, loRT); err != nil {
 		errs = append(errs, fmt.Errorf("loopback: %w", err))
 	}
-	if p.userConfig == "" && ip.IsValid() {
-		if err := scrubRules(ctx, networkName, id, ip); err != nil {
+	if p.own && ip.IsValid() {
+		if err := p.ipt.scrubRules(ctx, networkName, id, ip); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,11 +1,20 @@
 // Package cni attaches pod sandboxes to the pod network and detaches them,
 // through libcni and the standard CNI plugins.
 //
-// A Plugin uses one network configuration for its lifetime. When the
-// configuration directory (default /etc/cni/net.d) holds a *.conflist, *.conf
-// or *.json file, the first in lexical order is used, with its own IPAM (the
-// address chosen by runner's allocator is then ignored). Otherwise runner
-// generates a list in memory:
+// A Plugin uses one Network for its lifetime, chosen by runner's
+// --network-plugin as the dockershim kubelet's was:
+//
+//   - Kubenet (the default; Own): runner's own network list, generated in
+//     memory; nothing of the CNI configuration directory is read.
+//   - CNI (Load): a *.conflist, *.conf or *.json file of the configuration
+//     directory (default /etc/cni/net.d): the one whose network has the
+//     given name, else the first usable in lexical order. It keeps its own
+//     IPAM (the address chosen by runner's allocator is then ignored).
+//
+// A Network carries its whole configuration, so that a record of an ADD can
+// keep it and Open a Plugin for the DEL later, whatever is configured then.
+//
+// Runner's own list:
 //
 //	bridge    bridge runner0, isGateway, ipMasq, hairpinMode; ipam "static"
 //	          with the allocator's address passed per call as the "ips"
@@ -29,6 +38,13 @@
 // generated network Detach therefore removes that chain and the firewall
 // plugin's rules of the pod's address itself; this is why DetachRequest
 // carries the IP.
+//
+// Deadlines: every Attach and Detach ends within Config.Timeout, the
+// rollback of a failed or cancelled Attach within Config.RollbackTimeout, and
+// every iptables run of the package within 10 s (5 s of it at most waiting
+// for the xtables lock). Plugins and iptables run in a process group of
+// their own that is killed as a whole at the deadline, so a hung plugin, or
+// a child it left behind, cannot hold a worker or runner's shutdown.
 //
 // A Detach is never run against the host's network namespace: a netns path
 // that resolves to runner's own namespace (a /proc/<pid> path whose pid was

@@ -15,31 +15,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runner-dev/runner/net/internal/nettest"
 )
 
-// pluginDir is where Debian's containernetworking-plugins installs.
-const pluginDir = "/usr/lib/cni"
-
-// needNetAdmin skips tests that create namespaces, bridges and iptables rules
-// when the machine cannot (not root, or plugins or tools missing).
-func needNetAdmin(t *testing.T) {
+// needNetAdmin skips (under -short, or outside CI when something is missing)
+// or fails (in CI) tests that create namespaces, bridges and iptables
+// rules, and returns the directory of the plugins.
+func needNetAdmin(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
-	for _, bin := range []string{"bridge", "static", "firewall", "portmap", "loopback"} {
-		if _, err := os.Stat(filepath.Join(pluginDir, bin)); err != nil {
-			t.Skipf("CNI plugin %s missing (run testdata/setup.sh)", bin)
-		}
-	}
-	for _, tool := range []string{"ip", "iptables"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s missing", tool)
-		}
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("/bin/busybox missing")
-	}
+	return nettest.NeedNetAdmin(t, "bridge", "static", "firewall", "portmap", "loopback")
 }
 
 // testNet is one test's network: a generated config on a test-only bridge
@@ -53,7 +38,7 @@ type testNet struct {
 
 func newTestNet(t *testing.T) *testNet {
 	t.Helper()
-	needNetAdmin(t)
+	pluginDir := needNetAdmin(t)
 	var b [5]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
@@ -66,7 +51,6 @@ func newTestNet(t *testing.T) *testNet {
 	}
 	p, err := New(Config{
 		BinDirs:    []string{pluginDir},
-		ConfDir:    t.TempDir(), // empty: generate
 		CacheDir:   t.TempDir(),
 		BridgeName: tn.bridge,
 		CIDR:       tn.cidr,
@@ -101,20 +85,13 @@ func (tn *testNet) newNetNS(t *testing.T, suffix string) (name, path string) {
 	return name, "/var/run/netns/" + name
 }
 
-// run runs a command and fails the test when it fails.
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// succeeds reports whether a command exits 0.
-func succeeds(name string, args ...string) bool {
-	return exec.Command(name, args...).Run() == nil
-}
+// The host helpers of net/internal/nettest, by their short names here.
+var (
+	run        = nettest.Run
+	succeeds   = nettest.Succeeds
+	eventually = nettest.Eventually
+	linkExists = nettest.LinkExists
+)
 
 // serveHTTP starts busybox httpd on port 8080 inside the namespace, serving
 // body at /, and stops it in cleanup.
@@ -132,18 +109,6 @@ func serveHTTP(t *testing.T, ns, body string) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-}
-
-// eventually polls cond every 50ms until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // httpGet fetches url with a short timeout and returns the body.
@@ -168,9 +133,6 @@ func freePort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
-
-// linkExists reports whether the host has an interface of that name.
-func linkExists(name string) bool { return succeeds("ip", "link", "show", "dev", name) }
 
 // iptablesHas reports whether iptables -S output of table mentions s.
 func iptablesHas(t *testing.T, table, s string) bool {
@@ -216,7 +178,7 @@ func (tn *testNet) attach(t *testing.T, req AttachRequest) (Result, error) {
 		if err := tn.plugin.Detach(ctx, DetachRequest{ID: req.ID, IfName: req.IfName, IP: req.IP, PortMappings: req.PortMappings}); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
-		if err := scrubRules(ctx, networkName, req.ID, req.IP); err != nil {
+		if err := tn.plugin.ipt.scrubRules(ctx, networkName, req.ID, req.IP); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 	})

@@ -25,8 +25,8 @@ func netnsIdentity(path string) (nsIdent, error) {
 	return nsIdent{dev: uint64(st.Dev), ino: st.Ino}, nil
 }
 
-// ownNetNS identifies the namespace runner itself runs in.
-func ownNetNS() (nsIdent, error) { return netnsIdentity("/proc/self/ns/net") }
+// ownNetNSPath is the namespace runner itself runs in.
+const ownNetNSPath = "/proc/self/ns/net"
 
 // recordPath is where Attach records the identity of a sandbox's namespace.
 func (p *Plugin) recordPath(id, ifName string) string {
@@ -62,11 +62,11 @@ func (p *Plugin) usableNetNS(id, ifName, path string) string {
 	if path == "" {
 		return ""
 	}
-	ident, err := netnsIdentity(path)
+	ident, err := p.nsIdentity(path)
 	if err != nil {
 		return ""
 	}
-	if own, err := ownNetNS(); err != nil || own == ident {
+	if own, err := p.nsIdentity(ownNetNSPath); err != nil || own == ident {
 		return ""
 	}
 	if data, err := os.ReadFile(p.recordPath(id, ifName)); err == nil {

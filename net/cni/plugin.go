@@ -4,18 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"time"
+	"strings"
 
 	"github.com/containernetworking/cni/libcni"
-	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/utils"
-	"github.com/containernetworking/cni/pkg/version"
 )
-
-// rollbackTimeout bounds the DEL that undoes a failed ADD; it runs on a
-// context detached from the caller's, which may be what failed.
-const rollbackTimeout = 30 * time.Second
 
 // PortMapping is a hostPort of a pod, in the form of the portmap plugin's
 // portMappings capability.
@@ -24,6 +17,24 @@ type PortMapping struct {
 	ContainerPort int    `json:"containerPort"`
 	Protocol      string `json:"protocol"` // "tcp", "udp" or "sctp"; default "tcp"
 	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// CollidesWith reports whether p and q claim the same host port: the same
+// port and protocol on the same host address, or on all of them ("" or
+// 0.0.0.0).
+func (p PortMapping) CollidesWith(q PortMapping) bool {
+	if p.HostPort != q.HostPort || p.Proto() != q.Proto() {
+		return false
+	}
+	return p.HostIP == "" || q.HostIP == "" || p.HostIP == "0.0.0.0" || q.HostIP == "0.0.0.0" || p.HostIP == q.HostIP
+}
+
+// Proto is the mapping's protocol in lower case; "tcp" when unset.
+func (p PortMapping) Proto() string {
+	if p.Protocol == "" {
+		return "tcp"
+	}
+	return strings.ToLower(p.Protocol)
 }
 
 // AttachRequest asks to attach one sandbox to the network.
@@ -74,61 +85,70 @@ type Result struct {
 // is safe for concurrent use by the per-pod workers; calls for one sandbox
 // must not overlap (the loop runs one worker per pod).
 type Plugin struct {
-	cfg         Config
-	cni         *libcni.CNIConfig
-	list        *libcni.NetworkConfigList
-	loopback    *libcni.PluginConfig
-	userConfig  string // path of the user config; "" for the generated one
-	description string
+	cfg      Config
+	network  Network
+	own      bool // runner's own network: the caller's address, CIDR checks, rule scrubbing
+	gateway  netip.Addr
+	cni      *libcni.CNIConfig
+	exec     *pluginExec
+	ipt      ipTables
+	list     *libcni.NetworkConfigList
+	loopback *libcni.PluginConfig
+	// nsIdentity identifies a network namespace by path (netnsIdentity;
+	// unit tests replace it to run fake plugins without namespaces).
+	nsIdentity func(path string) (nsIdent, error)
 }
 
-// New returns a Plugin for cfg: with the user's configuration when ConfDir
-// holds one, else with a generated one (which needs CIDR). It checks that the
-// configuration parses and that every plugin binary it names exists.
+// New returns a Plugin for runner's own network (Own) on cfg.BridgeName
+// with addresses of cfg.CIDR.
 func New(cfg Config) (*Plugin, error) {
+	cfg = cfg.withDefaults()
+	n, err := Own(cfg.BridgeName, cfg.CIDR)
+	if err != nil {
+		return nil, fmt.Errorf("new CNI plugin: %w", err)
+	}
+	return Open(cfg, n)
+}
+
+// Open returns a Plugin for the network n (from Own, Load, or a record of
+// an earlier ADD). It checks that the configuration parses and that every
+// plugin binary it names exists; it runs none.
+func Open(cfg Config, n Network) (*Plugin, error) {
 	cfg = cfg.withDefaults()
 	if cfg.CacheDir == "" {
 		return nil, errors.New("new CNI plugin: no CacheDir")
 	}
-	p := &Plugin{cfg: cfg}
-	path, err := findUserConfig(cfg.ConfDir)
-	if err != nil {
-		return nil, fmt.Errorf("new CNI plugin: %w", err)
+	p := &Plugin{cfg: cfg, network: n, own: n.Plugin == Kubenet, nsIdentity: netnsIdentity}
+	switch n.Plugin {
+	case Kubenet:
+		if !n.CIDR.IsValid() || !n.CIDR.Addr().Is4() {
+			return nil, fmt.Errorf("new CNI plugin: runner's own network needs an IPv4 CIDR, not %q", n.CIDR)
+		}
+		p.gateway = firstAddr(n.CIDR)
+	case CNI:
+	default:
+		return nil, fmt.Errorf("new CNI plugin: unknown network plugin %q (want %s or %s)", n.Plugin, Kubenet, CNI)
 	}
-	if path != "" {
-		if p.list, err = loadUserConfig(path); err != nil {
-			return nil, fmt.Errorf("new CNI plugin: %w", err)
-		}
-		p.userConfig = path
-		p.description = fmt.Sprintf("user CNI config %s (network %q, plugins %s)", path, p.list.Name, pluginTypes(p.list))
-	} else {
-		if !p.cfg.Gateway.IsValid() && p.cfg.CIDR.IsValid() {
-			p.cfg.Gateway = firstAddr(p.cfg.CIDR)
-		}
-		data, err := generatedConfig(p.cfg)
-		if err != nil {
-			return nil, fmt.Errorf("new CNI plugin: %w", err)
-		}
-		if p.list, err = libcni.NetworkConfFromBytes(data); err != nil {
-			return nil, fmt.Errorf("new CNI plugin: parse generated config: %w", err)
-		}
-		p.description = fmt.Sprintf("generated CNI config (bridge %s, %s via %s, plugins %s; no config in %s)",
-			p.cfg.BridgeName, p.cfg.CIDR.Masked(), p.cfg.Gateway, pluginTypes(p.list), cfg.ConfDir)
+	var err error
+	if p.list, err = libcni.NetworkConfFromBytes(n.Config); err != nil {
+		return nil, fmt.Errorf("new CNI plugin: network %q: %w", n.Name, err)
 	}
 	if p.loopback, err = loopbackConfig(); err != nil {
 		return nil, fmt.Errorf("new CNI plugin: %w", err)
 	}
 	// An explicit Exec: libcni would otherwise create one lazily on first
-	// use, which races when workers call concurrently.
-	exec := &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: os.Stderr}, PluginDecoder: version.PluginDecoder{}}
-	p.cni = libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, cfg.CacheDir, exec)
+	// use, which races when workers call concurrently; and libcni's own
+	// leaves a plugin's children running past the deadline.
+	p.exec = &pluginExec{trace: cfg.Trace}
+	p.ipt = ipTables{trace: cfg.Trace}
+	p.cni = libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, cfg.CacheDir, p.exec)
 	needed := append(pluginTypes(p.list), "loopback")
-	if p.userConfig == "" {
+	if p.own {
 		needed = append(needed, "static")
 	}
 	for _, typ := range needed {
-		if _, err := exec.FindInPath(typ, cfg.BinDirs); err != nil {
-			return nil, fmt.Errorf("new CNI plugin: %s: %w", p.description, err)
+		if _, err := p.exec.FindInPath(typ, cfg.BinDirs); err != nil {
+			return nil, fmt.Errorf("new CNI plugin: %s: %w", n.Describe(), err)
 		}
 	}
 	return p, nil
@@ -143,16 +163,12 @@ func pluginTypes(list *libcni.NetworkConfigList) []string {
 	return types
 }
 
-// Description says which configuration the Plugin uses, for the caller to
-// log at start ("using user CNI config /etc/cni/net.d/10-x.conflist ...").
-func (p *Plugin) Description() string { return p.description }
+// Network returns the network the Plugin uses.
+func (p *Plugin) Network() Network { return p.network }
 
-// UserConfig returns the path of the user configuration in use, or "" when
-// the Plugin generated its own.
-func (p *Plugin) UserConfig() string { return p.userConfig }
-
-// NetworkName returns the name of the network list in use.
-func (p *Plugin) NetworkName() string { return p.list.Name }
+// OwnIPAM reports whether the network takes its addresses from the caller
+// (runner's own network) rather than from its own IPAM plugin.
+func (p *Plugin) OwnIPAM() bool { return p.own }
 
 // runtimeConf builds libcni's per-call arguments.
 func (p *Plugin) runtimeConf(id, netns, ifName string, ip netip.Addr, ports []PortMapping, podNS, podName, podUID string) *libcni.RuntimeConf {
@@ -172,8 +188,8 @@ func (p *Plugin) runtimeConf(id, netns, ifName string, ip netip.Addr, ports []Po
 		}
 		rt.CapabilityArgs["portMappings"] = maps
 	}
-	if p.userConfig == "" && ip.IsValid() {
-		rt.CapabilityArgs["ips"] = []string{netip.PrefixFrom(ip, p.cfg.CIDR.Bits()).String()}
+	if p.own && ip.IsValid() {
+		rt.CapabilityArgs["ips"] = []string{netip.PrefixFrom(ip, p.network.CIDR.Bits()).String()}
 	}
 	if podNS != "" || podName != "" || podUID != "" {
 		rt.Args = [][2]string{

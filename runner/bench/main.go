@@ -196,7 +196,7 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 		}
 	}
 	plugin, err := cni.New(cni.Config{
-		ConfDir: filepath.Join(dir, "bound-cni-conf"), CacheDir: filepath.Join(dir, "bound-cni-cache"),
+		CacheDir:   filepath.Join(dir, "bound-cni-cache"),
 		BridgeName: boundBridge, CIDR: netip.MustParsePrefix(boundCIDR),
 	})
 	if err != nil {

@@ -1,0 +1,69 @@
+package main
+
+// The pod network's flags, and the Manager built from them. main.go's
+// daemonFlags lists podNetworkFlags and its podNetwork calls newPodNetwork.
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/runner-dev/runner/net/cni"
+	"github.com/runner-dev/runner/net/ipam"
+	"github.com/runner-dev/runner/net/podnet"
+)
+
+func podNetworkFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "network-plugin", Category: "Pod network", EnvVars: []string{"RUNNER_NETWORK_PLUGIN"}, Value: cni.Kubenet,
+			Usage: "kubenet: runner's own bridge and --pod-cidr, nothing of --cni-conf-dir is read; cni: a network list of --cni-conf-dir (--cni-network, else the first usable file by name), with its own IPAM"},
+		&cli.StringFlag{Name: "cni-network", Category: "Pod network", EnvVars: []string{"RUNNER_CNI_NETWORK"},
+			Usage: "with --network-plugin=cni: the name of the network list to use (default: the first usable file by name)"},
+		&cli.StringFlag{Name: "pod-cidr", Category: "Pod network", EnvVars: []string{"RUNNER_POD_CIDR"}, Value: ipam.DefaultCIDR,
+			Usage: "IPv4 range pod IPs come from (--network-plugin=kubenet); the first address is the bridge's. The default avoids Docker's 172.17.0.0/16, podman's and containerd's 10.88.0.0/16, flannel's 10.244.0.0/16, k3s' 10.42.0.0/16 and cri-o's 10.85.0.0/16. Changed while pods run: they keep their addresses if the new range is disjoint or widens the old one from its first address; otherwise runner refuses to start"},
+		&cli.StringSliceFlag{Name: "cni-bin-dir", Category: "Pod network", EnvVars: []string{"RUNNER_CNI_BIN_DIR"}, Value: cli.NewStringSlice(cni.DefaultBinDirs...),
+			Usage: "directories searched for CNI plugins"},
+		&cli.StringFlag{Name: "cni-conf-dir", Category: "Pod network", EnvVars: []string{"RUNNER_CNI_CONF_DIR"}, Value: cni.DefaultConfDir,
+			Usage: "with --network-plugin=cni: where the network list (*.conflist, *.conf, *.json) is read"},
+		&cli.StringFlag{Name: "cni-bridge-name", Category: "Pod network", EnvVars: []string{"RUNNER_CNI_BRIDGE_NAME"}, Value: cni.DefaultBridgeName,
+			Usage: "bridge of runner's own network (--network-plugin=kubenet)"},
+	}
+}
+
+// podNetworkConfig is the pod network's configuration from the flags.
+func podNetworkConfig(c *cli.Context, log *slog.Logger) (podnet.Config, error) {
+	cidr, err := netip.ParsePrefix(c.String("pod-cidr"))
+	if err != nil || !cidr.Addr().Is4() {
+		return podnet.Config{}, fmt.Errorf("--pod-cidr %q: must be an IPv4 CIDR such as %s", c.String("pod-cidr"), ipam.DefaultCIDR)
+	}
+	plugin := c.String("network-plugin")
+	if plugin != cni.Kubenet && plugin != cni.CNI {
+		return podnet.Config{}, fmt.Errorf("--network-plugin %q: must be %s or %s", plugin, cni.Kubenet, cni.CNI)
+	}
+	if c.IsSet("cni-network") && plugin != cni.CNI {
+		return podnet.Config{}, fmt.Errorf("--cni-network %q needs --network-plugin=cni", c.String("cni-network"))
+	}
+	return podnet.Config{
+		Dir: filepath.Join(c.String("root-dir"), "net"), NetworkPlugin: plugin, CIDR: cidr, BridgeName: c.String("cni-bridge-name"),
+		ConfDir: c.String("cni-conf-dir"), CNINetwork: c.String("cni-network"), BinDirs: c.StringSlice("cni-bin-dir"),
+		Logger: log,
+	}, nil
+}
+
+// newPodNetwork builds the pod network from the flags and says in one log
+// line which network new pods get and why. Called by main.go's podNetwork.
+func newPodNetwork(c *cli.Context, log *slog.Logger) (*podnet.Manager, error) {
+	cfg, err := podNetworkConfig(c, log)
+	if err != nil {
+		return nil, err
+	}
+	m, err := podnet.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pod network: %w", err)
+	}
+	log.Info("pod network", m.Choice().Attrs()...)
+	return m, nil
+}
