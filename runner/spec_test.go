@@ -48,7 +48,7 @@ func TestSpecCommandRules(t *testing.T) {
 	}{
 		{"neither", "", nil, nil},
 		{"command only", "    command: [/bin/sh, -c]\n", []string{"/bin/sh", "-c"}, []string{}},
-		{"args only", "    args: [x, y]\n", nil, []string{"x", "y"}},
+		{"args only", "    args: [x, z]\n", nil, []string{"x", "z"}},
 		{"both", "    command: [/bin/echo]\n    args: [hello]\n", []string{"/bin/echo"}, []string{"hello"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
