@@ -18,14 +18,7 @@ import (
 // tests' gRPC probes) as the e2e tests do, runs it on 127.0.0.1 and flips
 // its status with SIGUSR1, probing it with the gRPC handler.
 func TestGRPCHealthProgram(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "grpchealth")
-	build := exec.Command("go", "build", "-o", bin, "./testdata/grpchealth")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./testdata/grpchealth: %v\n%s", err, out)
-	}
-
-	server := exec.Command(bin, "-listen", "127.0.0.1:0", "-services", "db", "-status", "NOT_SERVING")
+	server := exec.Command(buildGRPCHealth(t), "-listen", "127.0.0.1:0", "-services", "db", "-status", "NOT_SERVING")
 	stdout, err := server.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -101,4 +94,17 @@ func TestGRPCHealthProgram(t *testing.T) {
 	if err := server.Wait(); err != nil {
 		t.Errorf("grpchealth after SIGTERM: %v, want exit 0", err)
 	}
+}
+
+// buildGRPCHealth builds testdata/grpchealth static, as the e2e tests do,
+// into a directory of its own, and returns the binary's path.
+func buildGRPCHealth(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "grpchealth")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/grpchealth")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./testdata/grpchealth: %v\n%s", err, out)
+	}
+	return bin
 }
