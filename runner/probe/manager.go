@@ -19,11 +19,14 @@ type Prober interface {
 
 // Config configures a Manager.
 type Config struct {
-	// Prober runs the probes (a *Handlers).
+	// Prober runs the probes (a *Handlers); nil: Handlers with no runtime
+	// (exec probes then return Unknown).
 	Prober Prober
-	// Report receives the events. It is called on the workers' goroutines,
-	// concurrently for different probes, and must return promptly once ctx
-	// is done (the container's probes are being stopped), e.g.
+	// Report receives the events; nil: they are dropped. It is called on
+	// the workers' goroutines, concurrently for different probes, must not
+	// call Stop or StopAll (they wait for the worker calling it), and must
+	// return promptly once ctx is done (the container's probes are being
+	// stopped), e.g.
 	//
 	//	func(ctx context.Context, ev probe.Event) {
 	//		select {
@@ -71,6 +74,12 @@ type group struct {
 
 // New returns a Manager with no containers.
 func New(cfg Config) *Manager {
+	if cfg.Prober == nil {
+		cfg.Prober = NewHandlers(HandlersConfig{})
+	}
+	if cfg.Report == nil {
+		cfg.Report = func(context.Context, Event) {}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

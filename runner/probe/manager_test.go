@@ -285,8 +285,8 @@ func TestStartupFailurePastThreshold(t *testing.T) {
 		if last.TerminationGracePeriodSeconds == nil || *last.TerminationGracePeriodSeconds != 7 {
 			t.Errorf("startup failure carries grace %v, want 7", last.TerminationGracePeriodSeconds)
 		}
-		if want := "Startup probe failed: c/startup failure"; last.Message() != want {
-			t.Errorf("Message() = %q, want %q", last.Message(), want)
+		if want := "Startup probe failed: c/startup failure"; last.Message() != want || last.Reason() != "Unhealthy" {
+			t.Errorf("Reason(), Message() = %q, %q; want Unhealthy, %q", last.Reason(), last.Message(), want)
 		}
 	})
 }
@@ -366,9 +366,9 @@ func TestUnknownAndWarningAttemptsAreReported(t *testing.T) {
 			"c/readiness@1s warning -> success changed",
 		)
 		f.log.mu.Lock()
-		msgs := []string{f.log.events[0].Message(), f.log.events[1].Message()}
+		msgs := []string{f.log.events[0].Reason(), f.log.events[0].Message(), f.log.events[1].Reason(), f.log.events[1].Message()}
 		f.log.mu.Unlock()
-		want := []string{"Readiness probe errored: cannot run", "Readiness probe warning: c/readiness warning"}
+		want := []string{"Unhealthy", "Readiness probe errored: cannot run", "ProbeWarning", "Readiness probe warning: c/readiness warning"}
 		if !slices.Equal(msgs, want) {
 			t.Errorf("messages %q, want %q", msgs, want)
 		}

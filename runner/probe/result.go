@@ -131,6 +131,20 @@ type Event struct {
 	TerminationGracePeriodSeconds *int64
 }
 
+// Reason is the kubelet's event reason for the attempt: "Unhealthy" for a
+// failure or an error, "ProbeWarning" for a warning; empty for a plain
+// success.
+func (e Event) Reason() string {
+	switch e.Attempt.Outcome {
+	case Failure, Unknown:
+		return "Unhealthy"
+	case Warning:
+		return "ProbeWarning"
+	default:
+		return ""
+	}
+}
+
 // Message is the attempt as the kubelet words it for a container event, e.g.
 // "Liveness probe failed: HTTP probe failed with statuscode: 500",
 // "Readiness probe errored: ...", "Liveness probe warning: ...". Empty for a
