@@ -27,12 +27,12 @@ const testImage = "runner.local/busybox:test"
 // engine is a Docker runtime and the run's ID; the test fails when the
 // engine does not answer (run testdata/setup.sh). -short skips.
 type engine struct {
-	t     *testing.T
+	t     testing.TB
 	rt    *docker.Runtime
 	runID string
 }
 
-func newEngine(t *testing.T) *engine {
+func newEngine(t testing.TB) *engine {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs the Docker engine; skipped with -short")

@@ -17,7 +17,7 @@ import (
 
 // grpcServer serves srv on 127.0.0.1 until the test ends and returns its
 // port.
-func grpcServer(t *testing.T, srv *grpc.Server) int32 {
+func grpcServer(t testing.TB, srv *grpc.Server) int32 {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -23,7 +23,7 @@ const probeTimeout = 5 * time.Second // long enough for a loaded machine; no tes
 
 // podOf is the Target of a pod whose IP is the server's, and the server's
 // port.
-func podOf(t *testing.T, srv *httptest.Server) (Target, int32) {
+func podOf(t testing.TB, srv *httptest.Server) (Target, int32) {
 	t.Helper()
 	u, err := url.Parse(srv.URL)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 
 // listen opens a TCP listener on 127.0.0.1 that accepts and closes
 // connections until the test ends, and returns its port.
-func listen(t *testing.T) int32 {
+func listen(t testing.TB) int32 {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
