@@ -165,11 +165,18 @@ type Event struct {
 	Time        time.Time
 }
 
+// ExecOutputLimit bounds what Exec keeps of each of an exec's stdout and
+// stderr: the rest is read and dropped (the process is never blocked on a
+// full pipe), and ExecResult.Truncated says so. Probes keep 10 KiB of it.
+const ExecOutputLimit = 64 << 10
+
 // ExecResult is what an Exec ran to.
 type ExecResult struct {
 	ExitCode int
-	Stdout   []byte
-	Stderr   []byte
+	Stdout   []byte // at most ExecOutputLimit bytes
+	Stderr   []byte // at most ExecOutputLimit bytes
+	// Truncated: the process wrote more than ExecOutputLimit to a stream.
+	Truncated bool
 }
 
 // LogOptions select what Logs returns.
@@ -211,7 +218,11 @@ type Runtime interface {
 	ImportImage(ctx context.Context, ref string, rootfs io.Reader, changes []string) error
 	RemoveImage(ctx context.Context, id string) error
 
-	// Exec runs cmd in a running container and waits for it.
+	// Exec runs cmd in a running container and waits for it. When ctx ends
+	// first, the process (with its process group) is killed before Exec
+	// returns ctx's error, so no exec outlives its caller's deadline: probes
+	// and hooks bound a command with the context alone. A container that is
+	// not running is ErrConflict.
 	Exec(ctx context.Context, id string, cmd []string) (ExecResult, error)
 	// Logs copies a container's output to stdout and stderr.
 	Logs(ctx context.Context, id string, opts LogOptions, stdout, stderr io.Writer) error

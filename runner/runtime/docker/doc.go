@@ -10,7 +10,10 @@
 // Config.CallTimeout for ordinary calls, the grace period plus CallTimeout for
 // StopContainer, ten minutes for PullImage and ImportImage, and none for the
 // streams that by nature last (Events, Logs with Follow, the output of Exec),
-// which end with the caller's context.
+// which end with the caller's context. An exec outliving its caller's
+// context is killed through the host (the API cannot cancel an exec): its
+// pid from the exec's inspect, checked against the container's cgroup, gets
+// SIGKILL with its process group.
 //
 // Engine errors keep their message and are mapped to runtime.ErrNotFound and
 // runtime.ErrConflict, so callers test them with errors.Is.

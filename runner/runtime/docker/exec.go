@@ -3,6 +3,7 @@ package docker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,30 +14,44 @@ import (
 	"github.com/runner-dev/runner/runner/runtime"
 )
 
-// execPollInterval spaces the exit-code checks of an exec whose output has
-// ended but whose process the engine still reports running.
+// execPollInterval spaces the state checks of an exec whose output has
+// ended but whose process the engine still reports running, or which is
+// being killed.
 const execPollInterval = 20 * time.Millisecond
 
 // Exec runs cmd in running container id, without a TTY or stdin, and waits
 // for it. The command's run time is bounded by ctx alone (probes and hooks set
-// their own deadlines); each engine call within by CallTimeout as well. A
-// container that is not running is runtime.ErrConflict. The whole output is
-// kept in memory.
+// their own deadlines); each engine call within by CallTimeout as well. When
+// ctx ends before the command, its process group is killed (killExec: the
+// Engine API has no way to cancel an exec) and ctx's error returned. A
+// container that is not running is runtime.ErrConflict. Each stream is kept
+// up to runtime.ExecOutputLimit.
 func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (runtime.ExecResult, error) {
 	op := fmt.Sprintf("exec %q in container %s", strings.Join(cmd, " "), id)
 	execID, err := r.execCreate(ctx, id, cmd)
 	if err != nil {
 		return runtime.ExecResult{}, wrap(op, err)
 	}
-	var stdout, stderr bytes.Buffer
-	if err := r.execAttach(ctx, execID, &stdout, &stderr); err != nil {
-		return runtime.ExecResult{}, fmt.Errorf("%s: %w", op, err)
+	stdout := &cappedBuffer{limit: runtime.ExecOutputLimit}
+	stderr := &cappedBuffer{limit: runtime.ExecOutputLimit}
+	err = r.execAttach(ctx, execID, stdout, stderr)
+	code := 0
+	if err == nil {
+		code, err = r.execExitCode(ctx, execID)
 	}
-	code, err := r.execExitCode(ctx, execID)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The caller gave up: the process must not run on unseen.
+			err = errors.Join(err, r.killExec(context.WithoutCancel(ctx), execID))
+		}
 		return runtime.ExecResult{}, fmt.Errorf("%s: %w", op, err)
 	}
-	return runtime.ExecResult{ExitCode: code, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, nil
+	return runtime.ExecResult{
+		ExitCode:  code,
+		Stdout:    stdout.buf.Bytes(),
+		Stderr:    stderr.buf.Bytes(),
+		Truncated: stdout.dropped || stderr.dropped,
+	}, nil
 }
 
 func (r *Runtime) execCreate(ctx context.Context, id string, cmd []string) (string, error) {
@@ -55,7 +70,7 @@ func (r *Runtime) execCreate(ctx context.Context, id string, cmd []string) (stri
 
 // execAttach starts the exec and demultiplexes its output into stdout and
 // stderr until the process closes them or ctx ends.
-func (r *Runtime) execAttach(ctx context.Context, execID string, stdout, stderr *bytes.Buffer) error {
+func (r *Runtime) execAttach(ctx context.Context, execID string, stdout, stderr *cappedBuffer) error {
 	attachCtx, cancel := r.call(ctx)
 	resp, err := r.client.ContainerExecAttach(attachCtx, execID, container.ExecAttachOptions{})
 	cancel()
@@ -111,4 +126,62 @@ func (r *Runtime) execInspect(ctx context.Context, execID string) (container.Exe
 	ctx, cancel := r.call(ctx)
 	defer cancel()
 	return r.client.ContainerExecInspect(ctx, execID)
+}
+
+// killExec kills the process group of an exec whose caller gave up, and
+// waits until the engine reports the exec ended, all within one
+// CallTimeout. ctx carries no deadline of its own (the caller's has passed).
+//
+// An exec the engine has not started yet (no pid, no exit code) is waited
+// for, since it would start unseen; one that ended is left alone.
+func (r *Runtime) killExec(ctx context.Context, execID string) error {
+	ctx, cancel := r.call(ctx)
+	defer cancel()
+	killed := false
+	for {
+		info, err := r.client.ContainerExecInspect(ctx, execID)
+		if err != nil {
+			return wrap("inspect exec "+execID+" to kill it", err)
+		}
+		switch {
+		case info.Running && info.Pid > 0:
+			if !killed {
+				if err := killProcessGroup(info.Pid, info.ContainerID); err != nil {
+					return fmt.Errorf("kill exec %s: %w", execID, err)
+				}
+				killed = true
+			}
+		case info.Running, info.Pid == 0 && info.ExitCode == 0:
+			// Starting: wait for its pid.
+		default:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if killed {
+				return fmt.Errorf("exec %s still running after SIGKILL: %w", execID, ctx.Err())
+			}
+			return fmt.Errorf("exec %s did not start or end: %w", execID, ctx.Err())
+		case <-time.After(execPollInterval):
+		}
+	}
+}
+
+// cappedBuffer keeps the first limit bytes written to it and drops the
+// rest, never failing a write (so the copy drains the stream).
+type cappedBuffer struct {
+	buf     bytes.Buffer
+	limit   int
+	dropped bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	room := b.limit - b.buf.Len()
+	if len(p) > room {
+		b.dropped = true
+		b.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	b.buf.Write(p)
+	return len(p), nil
 }

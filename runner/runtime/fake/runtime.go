@@ -44,7 +44,7 @@ type Runtime struct {
 	containers map[string]*fakeContainer // by ID
 	images     map[string]*fakeImage     // by ID
 	pullable   map[string]bool           // normalized refs
-	execFunc   func(id string, cmd []string) (runtime.ExecResult, error)
+	execFunc   func(ctx context.Context, id string, cmd []string) (runtime.ExecResult, error)
 	subs       map[*subscriber]struct{}
 	seq        int
 }

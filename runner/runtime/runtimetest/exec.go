@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +19,7 @@ func testExec(h *harness) {
 	id := h.run("x", "sleep", "3600")
 	script := []string{"sh", "-c", "echo out; echo err >&2; exit 3"}
 	if h.sim != nil {
-		h.sim.HandleExec(func(_ string, cmd []string) (runtime.ExecResult, error) {
+		h.sim.HandleExec(func(_ context.Context, _ string, cmd []string) (runtime.ExecResult, error) {
 			if slices.Equal(cmd, script) {
 				return runtime.ExecResult{ExitCode: 3, Stdout: []byte("out\n"), Stderr: []byte("err\n")}, nil
 			}
@@ -154,5 +155,60 @@ func testLogsFollowCancel(h *harness) {
 		}
 	case <-time.After(waitTimeout):
 		h.t.Fatalf("Logs(follow) did not return after its context was cancelled")
+	}
+}
+
+// testExecDeadline: an exec still running when its context ends is killed,
+// with the processes it started, before Exec returns the context's error.
+func testExecDeadline(h *harness) {
+	id := h.run("d", "sleep", "3600")
+	// The shell waits for one child and leaves another in the background.
+	script := []string{"sh", "-c", "sleep 61 & sleep 62; true"}
+	if h.sim != nil {
+		h.sim.HandleExec(func(ctx context.Context, _ string, _ []string) (runtime.ExecResult, error) {
+			<-ctx.Done()
+			return runtime.ExecResult{ExitCode: 137}, nil
+		})
+	}
+	ctx, cancel := context.WithTimeout(h.ctx(), time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := h.rt.Exec(ctx, id, script)
+	took := time.Since(start)
+	h.wantErr("Exec past its deadline", err, context.DeadlineExceeded)
+	h.t.Logf("Exec with a 1s deadline returned after %v", took)
+	if h.sim != nil {
+		return
+	}
+	res, err := h.rt.Exec(h.ctx(), id, []string{"ps", "-o", "stat,args"})
+	if err != nil {
+		h.t.Fatalf("Exec(ps): %v", err)
+	}
+	for _, line := range strings.Split(string(res.Stdout), "\n") {
+		stat, args, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if strings.Contains(args, "sleep 6") && !strings.HasPrefix(stat, "Z") {
+			h.t.Errorf("process %q still runs after Exec returned:\n%s", args, res.Stdout)
+		}
+	}
+}
+
+// testExecOutputLimit: each stream is kept up to runtime.ExecOutputLimit,
+// and the command still runs to its end.
+func testExecOutputLimit(h *harness) {
+	id := h.run("o", "sleep", "3600")
+	const written = runtime.ExecOutputLimit + 1000
+	script := []string{"sh", "-c", "head -c " + strconv.Itoa(written) + " /dev/zero; echo small >&2; exit 4"}
+	if h.sim != nil {
+		h.sim.HandleExec(func(context.Context, string, []string) (runtime.ExecResult, error) {
+			return runtime.ExecResult{ExitCode: 4, Stdout: make([]byte, written), Stderr: []byte("small\n")}, nil
+		})
+	}
+	res, err := h.rt.Exec(h.ctx(), id, script)
+	if err != nil {
+		h.t.Fatalf("Exec: %v", err)
+	}
+	if len(res.Stdout) != runtime.ExecOutputLimit || string(res.Stderr) != "small\n" || !res.Truncated || res.ExitCode != 4 {
+		h.t.Errorf("Exec = %d bytes of stdout, stderr %q, truncated %v, code %d; want %d, \"small\\n\", true, 4",
+			len(res.Stdout), res.Stderr, res.Truncated, res.ExitCode, runtime.ExecOutputLimit)
 	}
 }

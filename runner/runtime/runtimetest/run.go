@@ -51,8 +51,8 @@ type Simulator interface {
 	WriteLog(id, stdout, stderr string) error
 	// Exit makes a running container's process exit with code.
 	Exit(id string, code int) error
-	// HandleExec sets what Exec returns.
-	HandleExec(fn func(id string, cmd []string) (runtime.ExecResult, error))
+	// HandleExec sets what Exec returns; fn gets Exec's context.
+	HandleExec(fn func(ctx context.Context, id string, cmd []string) (runtime.ExecResult, error))
 }
 
 // NewRunID returns a random run ID: 12 lowercase hex digits, fit for
@@ -90,6 +90,8 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, opts Optio
 		{"StopGraceIgnored", testStopGraceIgnored, true},
 		{"StopSignalFromSpec", testStopSignalFromSpec, true},
 		{"Exec", testExec, false},
+		{"ExecDeadline", testExecDeadline, false},
+		{"ExecOutputLimit", testExecOutputLimit, false},
 		{"Logs", testLogs, false},
 		{"LogsFollow", testLogsFollow, false},
 		{"LogsFollowCancel", testLogsFollowCancel, false},
