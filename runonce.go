@@ -140,8 +140,8 @@ func podVerdict(p *v1.Pod) verdict {
 	}
 	// A pod meant to run to completion (restartPolicy Never or OnFailure)
 	// is good once it has succeeded; one meant to keep running, once all its
-	// app containers run.
-	if running && p.Spec.RestartPolicy == v1.RestartPolicyAlways {
+	// app containers run and it is Ready (its readiness probes pass).
+	if running && p.Spec.RestartPolicy == v1.RestartPolicyAlways && podReady(p) {
 		return verdictGood
 	}
 	return verdictWaiting
@@ -184,4 +184,14 @@ func podStatusWord(p *v1.Pod) string {
 		}
 	}
 	return strings.TrimSpace(string(p.Status.Phase))
+}
+
+// podReady reports whether the pod's Ready condition is true.
+func podReady(p *v1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == v1.PodReady {
+			return c.Status == v1.ConditionTrue
+		}
+	}
+	return false
 }

@@ -126,9 +126,10 @@ type hooks []hook
 
 // newHooks is the hook list, in the order each phase runs it: the volumes
 // (the pod directory first), then the network, then the DNS files that name
-// the pod's address. Called once by New.
+// the pod's address; for containers, probes are stopped before the preStop
+// handler runs. Called once by New.
 func (r *Runner) newHooks() hooks {
-	return hooks{volumesHook{r}, networkHook{r}, dnsHook{r}}
+	return hooks{volumesHook{r}, networkHook{r}, dnsHook{r}, probesHook{r}, lifecycleHook{r}}
 }
 
 // run runs phase f over every hook of type T in order, timing each; it stops

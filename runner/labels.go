@@ -23,9 +23,14 @@ const (
 	LabelContainerHash = "annotation.io.kubernetes.container.hash"
 	LabelRestartCount  = "annotation.io.kubernetes.container.restartCount"
 	LabelGracePeriod   = "annotation.io.kubernetes.pod.terminationGracePeriod"
-	LabelAttempt       = "io.runner.attempt"
-	LabelInit          = "io.runner.init-container"
-	LabelInstance      = "io.runner.instance"
+	// What tearing a container down needs after a restart of runner, when
+	// its pod is no longer desired (dockershim kept the same).
+	LabelPreStopHandler = "annotation.io.kubernetes.container.preStopHandler"
+	LabelContainerPorts = "annotation.io.kubernetes.container.ports"
+	LabelHostNetwork    = "io.runner.host-network"
+	LabelAttempt        = "io.runner.attempt"
+	LabelInit           = "io.runner.init-container"
+	LabelInstance       = "io.runner.instance"
 	// LabelHashVersion is the scheme of the hash labels (see hashVersion);
 	// LabelSandboxHash the sandbox's hash.
 	LabelHashVersion = "io.runner.hash-version"

@@ -40,7 +40,11 @@ type loop struct {
 	dirsSwept bool
 	bg        sync.WaitGroup
 	running   int // workers in flight
-	timer     *time.Timer
+	// probed: the containers whose probe workers run, by ID (health.go).
+	probed map[string]*probed
+	// ctx is Run's, for the background work the loop starts.
+	ctx   context.Context
+	timer *time.Timer
 }
 
 // run adopts what the engine holds, then applies inputs and plans the pods
@@ -65,6 +69,7 @@ func (l *loop) run(ctx context.Context, snaps <-chan manifest.Snapshot) error {
 	defer func() {
 		stopProducers()
 		producers.Wait()
+		l.r.probes.StopAll()
 		l.bg.Wait()
 	}()
 
@@ -216,6 +221,15 @@ func (l *loop) putContainer(c runtime.Container, seq uint64) bool {
 	l.dirty[uid] = true
 	if cur := l.observed.byID[c.ID]; cur != nil {
 		l.noteExit(uid, cur)
+		if pod := l.desired[uid]; pod != nil && cur.State == runtime.StateExited && !isSandbox(cur) {
+			if st := l.podState(uid); !st.termRead[cur.ID] {
+				if st.termRead == nil {
+					st.termRead = map[string]bool{}
+				}
+				st.termRead[cur.ID] = true
+				l.readTermination(pod, cur)
+			}
+		}
 	}
 	return true
 }
@@ -312,6 +326,8 @@ func (l *loop) dispatch(ctx context.Context) {
 		st.retryAt, st.urgent = time.Time{}, false
 		delete(l.dirty, uid)
 		v := l.view(uid)
+		l.syncProbes(uid, v)
+		v.health = l.healthOf(uid)
 		acts, wake := plan(v, now)
 		st.wake = wake
 		if v.desired != nil {
@@ -337,8 +353,17 @@ func (l *loop) dispatch(ctx context.Context) {
 // view builds plan's input for a pod.
 func (l *loop) view(uid types.UID) *podView {
 	st := l.podState(uid)
-	v := &podView{uid: uid, desired: l.desired[uid], observed: l.observed.pod(uid), notBefore: st.notBefore}
+	v := &podView{uid: uid, desired: l.desired[uid], observed: l.observed.pod(uid), notBefore: st.notBefore, unhealthy: st.unhealthy}
 	if v.desired != nil {
+		if st.startedAt.IsZero() {
+			st.startedAt = time.Now()
+			for _, c := range v.observed {
+				if isSandbox(c) && !c.CreatedAt.IsZero() && c.CreatedAt.Before(st.startedAt) {
+					st.startedAt = c.CreatedAt
+				}
+			}
+		}
+		v.deadline = deadline(v.desired, st.startedAt)
 		v.hashes = l.hashes[uid]
 		v.blocked = l.observed.othersNamed(podKey(v.desired), uid)
 		if l.r.podNetworked(v.desired) {

@@ -58,6 +58,15 @@ type podView struct {
 	// netReady, for pods that get a pod IP: which running sandboxes have
 	// their network. nil: the pod needs none (host network, or no Network).
 	netReady map[string]bool
+	// unhealthy: running containers (by ID) a liveness or startup probe
+	// failed, to be killed with the probe's grace period (nil: the pod's).
+	unhealthy map[string]*int64
+	// health: the probes' view of the probed containers, by ID (for the
+	// status; plan does not read it).
+	health map[string]health
+	// deadline: when the pod has been active longer than its
+	// activeDeadlineSeconds; zero: none.
+	deadline time.Time
 }
 
 // plan decides the next steps for one pod. It is pure: no I/O, no clock but
@@ -112,6 +121,20 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 		}
 	}
 
+	if !v.deadline.IsZero() && !now.Before(v.deadline) {
+		// activeDeadlineSeconds: the pod has failed; nothing runs again.
+		for name, list := range byName {
+			if last := list[len(list)-1]; last.State == runtime.StateRunning {
+				acts = append(acts, action{kind: actStopContainer, id: last.ID, container: name, reason: "the pod's active deadline passed"})
+			}
+		}
+		if sb != nil && sb.State == runtime.StateRunning {
+			acts = append(acts, action{kind: actStopSandbox, id: sb.ID, reason: "the pod's active deadline passed"})
+		}
+		return acts, time.Time{}
+	}
+	wake = v.deadline
+
 	if podFinished(pod, sb, byName) {
 		// Sidecars, and containers that outlived a lost sandbox under
 		// restartPolicy Never, do not keep a finished pod alive.
@@ -149,11 +172,19 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 		}
 		acts = append(acts, action{kind: actCreateSandbox, attempt: attempt, reason: "no running sandbox"})
 		// Start the first containers right away with the new sandbox.
-		starts, wake := planContainers(v, pod, nil, byName, now)
-		return append(acts, starts...), wake
+		starts, next := planContainers(v, pod, nil, byName, now)
+		return append(acts, starts...), earliest(wake, next)
 	}
-	starts, wake := planContainers(v, pod, sb, byName, now)
-	return append(acts, starts...), wake
+	starts, next := planContainers(v, pod, sb, byName, now)
+	return append(acts, starts...), earliest(wake, next)
+}
+
+// earliest is the earlier of two wake times, zero being none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // planContainers plans the init containers (in order, each to success) and
@@ -208,6 +239,9 @@ func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[s
 				acts = append(acts, action{kind: actStopContainer, id: c.ID, container: name, reason: "container spec changed"})
 				return false
 			}
+			if grace, ok := v.unhealthy[c.ID]; ok {
+				acts = append(acts, action{kind: actStopContainer, id: c.ID, container: name, grace: grace, reason: "its liveness or startup probe failed"})
+			}
 			return false
 		default: // exited
 			policy := pod.Spec.RestartPolicy
@@ -234,6 +268,9 @@ func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[s
 		c := latest(ic.Name, true)
 		if isSidecar(ic) {
 			if c != nil && c.State == runtime.StateRunning && !hashChanged(c.Labels, LabelContainerHash, v.hashes[ic.Name]) {
+				if grace, ok := v.unhealthy[c.ID]; ok {
+					acts = append(acts, action{kind: actStopContainer, id: c.ID, container: ic.Name, grace: grace, reason: "its liveness or startup probe failed"})
+				}
 				continue // a running sidecar lets the next init container start
 			}
 			if c != nil && c.State == runtime.StateExited {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/runner-dev/runner/manifest"
+	"github.com/runner-dev/runner/runner/probe"
 	"github.com/runner-dev/runner/runner/restart"
 	"github.com/runner-dev/runner/runner/runtime"
 	"github.com/runner-dev/runner/runner/volume"
@@ -64,6 +65,10 @@ type Runner struct {
 	// sandboxes and containers need around them, in order.
 	volumes *volume.Manager
 	hooks   hooks
+	// handlers run probes and lifecycle handlers; probes runs the probe
+	// workers of running containers (the loop starts and stops them).
+	handlers *probe.Handlers
+	probes   *probe.Manager
 	// pauseOnce guards the import of the pause image.
 	pauseMu    sync.Mutex
 	pauseReady bool
@@ -134,6 +139,10 @@ func New(cfg Config) (*Runner, error) {
 	}
 	r := &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore(), oomFloor: oomScoreFloor(),
 		inbox: make(chan input, inboxSize), inSync: make(chan struct{}), volumes: vols}
+	r.handlers = probe.NewHandlers(probe.HandlersConfig{Runtime: cfg.Runtime})
+	r.probes = probe.New(probe.Config{Prober: r.handlers, Logger: cfg.Logger, Report: func(ctx context.Context, ev probe.Event) {
+		r.submit(ctx, probeInput{ev})
+	}})
 	r.hooks = r.newHooks()
 	if r.oomFloor > -1000 {
 		r.log.Info("cannot lower OOM score adjustments (no CAP_SYS_RESOURCE); critical pods get no OOM protection", "floor", r.oomFloor)
@@ -161,6 +170,8 @@ func (r *Runner) Run(ctx context.Context, snaps <-chan manifest.Snapshot) error 
 		observed: newObservedState(),
 		pods:     map[types.UID]*podState{},
 		dirty:    map[types.UID]bool{},
+		probed:   map[string]*probed{},
+		ctx:      ctx,
 	}
 	return l.run(ctx, snaps)
 }
@@ -196,6 +207,16 @@ type podState struct {
 	// destroyed: a worker removed everything of the pod, directory
 	// included, while it was not desired.
 	destroyed bool
+	// unhealthy: running containers (by ID) whose liveness or startup probe
+	// failed, to be killed with the probe's grace period (nil: the pod's).
+	unhealthy map[string]*int64
+	// termMessages: exited containers' termination messages, by ID;
+	// termRead: those whose message was asked for.
+	termMessages map[string]string
+	termRead     map[string]bool
+	// startedAt: when the pod first started on this node (its first
+	// sandbox), for activeDeadlineSeconds.
+	startedAt time.Time
 }
 
 // syncError is a failed step of a pod's worker, as the status shows it.

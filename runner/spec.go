@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,6 +29,15 @@ func (r *Runner) containerSpec(pod *v1.Pod, c *v1.Container, a action, sandboxID
 	labels[LabelAttempt] = strconv.Itoa(a.attempt)
 	if a.init {
 		labels[LabelInit] = "true"
+	}
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+		labels[LabelPreStopHandler] = mustJSON(c.Lifecycle.PreStop)
+	}
+	if len(c.Ports) > 0 {
+		labels[LabelContainerPorts] = mustJSON(c.Ports)
+	}
+	if pod.Spec.HostNetwork {
+		labels[LabelHostNetwork] = "true"
 	}
 	vars := envMap(env)
 	s := runtime.ContainerSpec{
@@ -58,6 +68,9 @@ func (r *Runner) containerSpec(pod *v1.Pod, c *v1.Container, a action, sandboxID
 	}
 	if len(c.Args) > 0 {
 		s.Cmd = expandAll(c.Args, vars)
+	}
+	if c.Lifecycle != nil && c.Lifecycle.StopSignal != nil {
+		s.StopSignal = string(*c.Lifecycle.StopSignal)
 	}
 	applySecurity(&s, pod, c)
 	s.Resources = containerResources(pod, c, r.volumes.Node().MemoryBytes)
@@ -91,6 +104,15 @@ func (r *Runner) containerEnv(pod *v1.Pod, c *v1.Container) ([]string, error) {
 		out = append(out, e.Name+"="+val)
 	}
 	return out, nil
+}
+
+// mustJSON encodes an API value for a label (API types always encode).
+func mustJSON(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic("runner: label value does not encode: " + err.Error())
+	}
+	return string(data)
 }
 
 // envMap indexes KEY=value pairs; a later key wins.

@@ -95,7 +95,7 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 	initDone := true
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		cs := containerStatus(c, byName[c.Name], st, now, true)
+		cs := containerStatus(c, byName[c.Name], st, v.health, now, true)
 		s.InitContainerStatuses = append(s.InitContainerStatuses, cs)
 		if isSidecar(c) {
 			if cs.State.Running == nil {
@@ -108,7 +108,7 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 	allReady, running, succeeded, failed, waiting := true, 0, 0, 0, 0
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
-		cs := containerStatus(c, byName[c.Name], st, now, false)
+		cs := containerStatus(c, byName[c.Name], st, v.health, now, false)
 		if !initDone && cs.State.Waiting != nil && cs.State.Waiting.Reason == reasonContainerCreating {
 			cs.State.Waiting.Reason = reasonPodInitializing
 		}
@@ -129,7 +129,10 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 	}
 	n := len(pod.Spec.Containers)
 	finished := podFinished(pod, sb, byName)
+	expired := !v.deadline.IsZero() && !now.Before(v.deadline)
 	switch {
+	case expired:
+		s.Phase = v1.PodFailed
 	case finished && failed == 0 && succeeded == n:
 		s.Phase = v1.PodSucceeded
 	case finished:
@@ -140,7 +143,10 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 	default:
 		s.Phase = v1.PodRunning // every container runs, ran or is restarting
 	}
-	if se := st.syncErr; se.reason != "" && (se.reason != reasonFailedCreateSandbox || sb == nil || sb.State != runtime.StateRunning) {
+	switch se := st.syncErr; {
+	case expired:
+		s.Reason, s.Message = ReasonDeadline, "Pod was active on the node longer than the specified deadline"
+	case se.reason != "" && (se.reason != reasonFailedCreateSandbox || sb == nil || sb.State != runtime.StateRunning):
 		// The last step failed and is being retried: say why.
 		s.Reason, s.Message = se.reason, se.message
 	}
@@ -163,18 +169,19 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 }
 
 // containerStatus is one container's status from its instances (sorted by
-// attempt) and the pod's waiting reasons and backoff.
-func containerStatus(c *v1.Container, instances []*runtime.Container, st *podState, now time.Time, init bool) v1.ContainerStatus {
+// attempt), the pod's waiting reasons and backoff, and its probes' view
+// (health: probed containers by ID).
+func containerStatus(c *v1.Container, instances []*runtime.Container, st *podState, health map[string]health, now time.Time, init bool) v1.ContainerStatus {
 	cs := v1.ContainerStatus{Name: c.Name, Image: c.Image}
 	if n := len(instances); n > 0 {
 		last := instances[n-1]
 		cs.ContainerID = "docker://" + last.ID
 		cs.ImageID = last.ImageID
 		cs.RestartCount = int32(attemptOf(last))
-		cs.State = instanceState(last)
+		cs.State = instanceState(last, st.termMessages)
 		cs.Started = ptr(last.State == runtime.StateRunning)
 		if n > 1 {
-			cs.LastTerminationState = instanceState(instances[n-2])
+			cs.LastTerminationState = instanceState(instances[n-2], st.termMessages)
 		}
 		if t, ok := st.notBefore[c.Name]; ok && last.State == runtime.StateExited && now.Before(t) {
 			// Waiting to restart: the exit just seen becomes the last state.
@@ -185,8 +192,13 @@ func containerStatus(c *v1.Container, instances []*runtime.Container, st *podSta
 			}}
 		}
 		// As the kubelet reports it: an app container or a sidecar is ready
-		// when it runs, a regular init container once it has succeeded.
+		// when it runs (and, with probes, once its startup probe succeeded
+		// and its readiness probe says so), a regular init container once it
+		// has succeeded.
 		cs.Ready = last.State == runtime.StateRunning
+		if h, probed := health[last.ID]; probed && last.State == runtime.StateRunning {
+			cs.Started, cs.Ready = ptr(h.started), h.ready
+		}
 		if init && !isSidecar(c) {
 			cs.Ready = last.State == runtime.StateExited && last.ExitCode == 0
 		}
@@ -203,8 +215,9 @@ func containerStatus(c *v1.Container, instances []*runtime.Container, st *podSta
 	return cs
 }
 
-// instanceState is the state of one container instance.
-func instanceState(c *runtime.Container) v1.ContainerState {
+// instanceState is the state of one container instance; messages holds
+// the termination messages read back, by container ID.
+func instanceState(c *runtime.Container, messages map[string]string) v1.ContainerState {
 	switch c.State {
 	case runtime.StateRunning:
 		return v1.ContainerState{Running: &v1.ContainerStateRunning{StartedAt: metav1.Time{Time: c.StartedAt}}}
@@ -216,8 +229,12 @@ func instanceState(c *runtime.Container) v1.ContainerState {
 		case c.ExitCode == 0:
 			reason = reasonCompleted
 		}
+		msg := c.Error
+		if m := messages[c.ID]; m != "" {
+			msg = m
+		}
 		return v1.ContainerState{Terminated: &v1.ContainerStateTerminated{
-			ExitCode: int32(c.ExitCode), Reason: reason, Message: c.Error,
+			ExitCode: int32(c.ExitCode), Reason: reason, Message: msg,
 			StartedAt: metav1.Time{Time: c.StartedAt}, FinishedAt: metav1.Time{Time: c.FinishedAt},
 			ContainerID: "docker://" + c.ID,
 		}}
