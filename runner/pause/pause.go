@@ -22,9 +22,15 @@ func Invoked() bool {
 }
 
 // Main runs the pause program; it never returns.
-func Main() {
+func Main() { serve(nil) }
+
+// serve is Main; ready, when set, is called once the signals are handled.
+func serve(ready func()) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+	if ready != nil {
+		ready()
+	}
 	for s := range sigs {
 		if s == syscall.SIGCHLD {
 			reap()
