@@ -297,12 +297,9 @@ func TestHTTPRestartWithServerDownRunsCheckpoint(t *testing.T) {
 	srv.setBody(podDoc("a", "1"))
 	srv.restart()
 	s = again.awaitPods("edge/a-node1")
-	if s.Pods[0].Pod.UID == before.Pods[0].Pod.UID {
-		// a's document is now the whole body: its bytes are the same, so
-		// the same UID is right.
-		if s.Pods[0].Version.From != manifest.VersionCurrent {
-			t.Fatalf("version %+v", s.Pods[0].Version)
-		}
+	// a's document has the same bytes alone: the same UID, now current.
+	if p := s.Pods[0]; p.Pod.UID != before.Pods[0].Pod.UID || p.Version.From != manifest.VersionCurrent || len(s.Problems) != 0 {
+		t.Fatalf("after the server is back: %s version %+v", describe(&s), p.Version)
 	}
 	assertAlwaysHas(t, again, "a-node1")
 }
