@@ -94,21 +94,7 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = DefaultRetryMin
 	}
-	if cfg.Load == nil {
-		cfg.Load = manifest.Load
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Options.Source == "" {
-		cfg.Options.Source = manifest.SourceHTTP
-	}
-	if cfg.Options.Now == nil {
-		cfg.Options.Now = cfg.Now
-	}
+	sourceDefaults(&cfg.Load, &cfg.Logger, &cfg.Now, &cfg.Options, manifest.SourceHTTP)
 	client, transport, err := newHTTPClient(cfg)
 	if err != nil {
 		return nil, err
@@ -142,12 +128,7 @@ func (h *HTTP) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 	log := h.cfg.Logger.With("source", manifest.SourceHTTP, "url", h.origin)
 	st := newHTTPState(h, log)
 
-	var (
-		pending manifest.Snapshot
-		sendTo  chan<- manifest.Snapshot
-		sent    manifest.Snapshot
-		synced  bool
-	)
+	send := newest{out: out}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	failures := 0
@@ -155,20 +136,15 @@ func (h *HTTP) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case sendTo <- pending:
-			sent, synced = pending, true
-			sendTo = nil
+		case send.ch() <- send.pending:
+			send.taken()
 		case <-timer.C:
 			res := h.fetch(ctx, st.etag, st.lastModified)
 			if ctx.Err() != nil {
 				return nil
 			}
 			ok := st.apply(res)
-			if snap := st.snapshot(); !synced || !sameSnapshot(snap, sent) {
-				pending, sendTo = snap, out
-			} else {
-				sendTo = nil
-			}
+			send.offer(st.snapshot())
 			next := h.cfg.Interval
 			if ok {
 				failures = 0

@@ -106,22 +106,12 @@ func (m *Merge) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 	waiting := n
 	syncTimer := time.NewTimer(m.cfg.SyncTimeout)
 	defer syncTimer.Stop()
-	var (
-		u       uniter
-		pending manifest.Snapshot
-		sendTo  chan<- manifest.Snapshot
-		sent    manifest.Snapshot
-		synced  bool // a merged snapshot was made
-		given   bool // the receiver has one
-	)
+	var u uniter
+	send := newest{out: out}
+	synced := false // a merged snapshot was made
 	merge := func() {
-		snap := u.unite(m.cfg.Sources, latest, seen, m.cfg.Logger)
+		send.offer(u.unite(m.cfg.Sources, latest, seen, m.cfg.Logger))
 		synced = true
-		if given && sameSnapshot(snap, sent) {
-			sendTo = nil
-			return
-		}
-		pending, sendTo = snap, out
 	}
 	if n == 0 {
 		merge()
@@ -130,9 +120,8 @@ func (m *Merge) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case sendTo <- pending:
-			sent, given = pending, true
-			sendTo = nil
+		case send.ch() <- send.pending:
+			send.taken()
 		case up := <-updates:
 			latest[up.i] = up.snap
 			if !seen[up.i] {
