@@ -197,7 +197,7 @@ func sameSnapshot(a, b manifest.Snapshot) bool {
 	}
 	for i := range a.Pods {
 		pa, pb := a.Pods[i], b.Pods[i]
-		if pa.Origin != pb.Origin || pa.Pod.UID != pb.Pod.UID || pa.Pod != pb.Pod || !pa.Version.Equal(pb.Version) {
+		if pa.Origin != pb.Origin || pa.Pod.UID != pb.Pod.UID || pa.Pod != pb.Pod || (pa.Version != pb.Version && !pa.Version.Equal(pb.Version)) {
 			return false
 		}
 	}
