@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/runner-dev/runner/manifest"
+	"github.com/runner-dev/runner/manifest/source"
 )
 
 // validateCommand is `runner validate`: it checks manifests as the daemon
@@ -15,19 +16,22 @@ import (
 func validateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "validate",
-		Usage:     "check manifest files or directories as runner would read them",
-		ArgsUsage: "PATH...",
+		Usage:     "check manifest files, directories or URLs as runner would read them",
+		ArgsUsage: "PATH|URL...",
 		Description: `Prints one "file:line: field: message" line per problem, one "file: ignored: why"
 line per file of a directory that is not read, then a summary. Exits 0 when every
 manifest is valid, 1 otherwise. Directories are read as the daemon reads
 --manifest-dir: only regular *.yaml, *.yml, *.json and *.manifest files that are not
 hidden; named pipes, sockets and devices are never opened. An empty file is a problem;
-so is a pod (namespace/name) defined in two files, which runner would run only once.`,
-		Flags: []cli.Flag{
+so is a pod (namespace/name) defined in two files, which runner would run only once.
+An http:// or https:// argument is fetched once as --manifest-url is (with the
+--manifest-url-* flags below); a 200 answer with an empty body or list is valid and
+runs no pod.`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"},
 			&cli.StringFlag{Name: "node-name", Aliases: []string{"hostname-override"}, EnvVars: []string{"RUNNER_NODE_NAME"},
 				Value: defaultNodeName(), Usage: "node name used to name the pods"},
-		},
+		}, urlClientFlags()...),
 		Action: validate,
 	}
 }
@@ -51,7 +55,15 @@ func validate(c *cli.Context) error {
 	opts := manifestOptions(c)
 	var reports []manifest.FileReport
 	for _, arg := range c.Args().Slice() {
-		reports = append(reports, manifest.CheckPath(arg, opts)...)
+		if !isURL(arg) {
+			reports = append(reports, manifest.CheckPath(arg, opts)...)
+			continue
+		}
+		cfg, err := urlConfig(c, arg, nil)
+		if err != nil {
+			return cli.Exit(err, exitUsage)
+		}
+		reports = append(reports, source.CheckURL(c.Context, cfg))
 	}
 	reports = manifest.MarkConflicts(reports)
 

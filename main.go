@@ -89,7 +89,7 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		HideVersion:          true,
-		Flags:                daemonFlags(),
+		Flags:                append(daemonFlags(), urlFlags()...),
 		Action:               daemon,
 		Commands: []*cli.Command{
 			validateCommand(),
@@ -224,7 +224,7 @@ func daemon(c *cli.Context) error {
 	log.Info("runner starting", "version", version, "engine", ver, "manifest_dir", c.String("manifest-dir"),
 		"node_name", c.String("node-name"), "root_dir", c.String("root-dir"))
 
-	src := source.NewFile(source.FileConfig{
+	fileSrc := source.NewFile(source.FileConfig{
 		Path:     c.String("manifest-dir"),
 		RootDir:  c.String("root-dir"),
 		Interval: c.Duration("file-check-frequency"),
@@ -234,8 +234,12 @@ func daemon(c *cli.Context) error {
 		Options:  manifestOptions(c),
 		Logger:   log,
 	})
+	src, err := manifestSources(c, log, fileSrc)
+	if err != nil {
+		return cli.Exit(err, exitUsage)
+	}
 	if c.Bool("runonce") {
-		return runOnce(ctx, c, log, r, src)
+		return runOnce(ctx, c, log, r, src.Once())
 	}
 	snaps := make(chan manifest.Snapshot)
 	var wg sync.WaitGroup

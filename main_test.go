@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -414,5 +416,67 @@ func TestValidateOnlyIgnoredFiles(t *testing.T) {
 		ignoredSummary(0, 0, 0, 1) + "\n"
 	if code != exitOK || stdout != want {
 		t.Errorf("exit %d\nstdout: %q\nwant:   %q", code, stdout, want)
+	}
+}
+
+// TestValidateURL: runner validate fetches a URL as --manifest-url does
+// (headers included), reports its problems with the URL as the file, and
+// a pod defined by a file and the URL as a conflict.
+func TestValidateURL(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join(validFixtures, "pod.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := os.ReadFile(filepath.Join("testdata", "manifests", "invalid", "misspelt-field.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Node") != "edge-7" {
+			http.Error(w, "who are you?", http.StatusForbidden)
+			return
+		}
+		switch r.URL.Path {
+		case "/good":
+			_, _ = w.Write(good)
+		case "/bad":
+			_, _ = w.Write(bad)
+		case "/empty":
+		default:
+			http.Error(w, "no such thing", http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+
+	code, stdout, stderr := runCLI(t, "validate", "--node-name", "node1", "--manifest-url-header", "X-Node:edge-7", srv.URL+"/good", srv.URL+"/empty")
+	if code != exitOK || stdout != summary(2, 2, 0)+"\n" || stderr != "" {
+		t.Errorf("good URLs: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+
+	code, stdout, _ = runCLI(t, "validate", "--node-name", "node1", "--manifest-url-header", "X-Node:edge-7",
+		filepath.Join(validFixtures, "pod.yaml"), srv.URL+"/good", srv.URL+"/bad", srv.URL+"/broken")
+	want := []string{
+		srv.URL + "/good: metadata.name: conflict: pod edge/web-node1 is also defined in " + filepath.Join(validFixtures, "pod.yaml") + ";",
+		srv.URL + `/bad:9: spec.containers[0].imagePullPolice: unknown field "imagePullPolice"`,
+		srv.URL + "/broken: the server answered 500 Internal Server Error; runner reads only 200 OK",
+		summary(4, 1, 3),
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	if code != exitFail || len(lines) != len(want) {
+		t.Fatalf("exit %d, output:\n%s", code, stdout)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d: %q, want %q...", i+1, lines[i], w)
+		}
+	}
+
+	code, stdout, _ = runCLI(t, "validate", srv.URL+"/good")
+	if code != exitFail || !strings.Contains(stdout, "403 Forbidden") {
+		t.Errorf("without the header: exit %d\n%s", code, stdout)
+	}
+	code, _, stderr = runCLI(t, "validate", "--manifest-url-header", "no colon", srv.URL+"/good")
+	if code != exitUsage || !strings.Contains(stderr, "--manifest-url-header") {
+		t.Errorf("a bad header: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -21,7 +21,7 @@ import (
 // each pod's app containers all run (or the pod completed successfully),
 // bounded by --runonce-timeout, print a table and exit 0 when all are good,
 // 1 otherwise. The pods keep running after it exits.
-func runOnce(ctx context.Context, c *cli.Context, log *slog.Logger, r *runner.Runner, src *source.File) error {
+func runOnce(ctx context.Context, c *cli.Context, log *slog.Logger, r *runner.Runner, src source.Source) error {
 	timeout := c.Duration("runonce-timeout")
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

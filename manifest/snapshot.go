@@ -99,6 +99,31 @@ type Snapshot struct {
 	// manifest path is missing or unreadable, a URL did not answer and had
 	// no checkpoint. Pods that are absent from a partial snapshot may still
 	// be wanted, so the loop tears down none of them: only a complete
-	// snapshot that lacks a pod removes it.
+	// snapshot that lacks a pod removes it (see Unsure).
 	Partial bool
+	// PartialSources names the sources (SourceFile, SourceHTTP) that could
+	// not read all their input, when Partial is set: after Merge, a pod
+	// desired from another source that is missing is truly gone.
+	PartialSources []string
+}
+
+// Unsure reports whether a pod that was desired from source (its
+// kubernetes.io/config.source) and is missing from s may still be wanted:
+// s is Partial and source is one of PartialSources, or none is named. The
+// loop removes a missing pod only when Unsure is false; a pod whose source
+// it does not know (found in the engine, never desired) only when s is not
+// Partial.
+func (s Snapshot) Unsure(source string) bool {
+	if !s.Partial {
+		return false
+	}
+	if len(s.PartialSources) == 0 {
+		return true
+	}
+	for _, p := range s.PartialSources {
+		if p == source {
+			return true
+		}
+	}
+	return false
 }

@@ -1,8 +1,10 @@
 // Package source holds the manifest sources: File, which watches a manifest
-// directory (or a single manifest file), and later the HTTP source. A source
-// turns what it reads into full manifest.Snapshots, never deltas, and sends
-// one after it has synced for the first time and then one whenever the set
-// of desired pods or the list of problems changes.
+// directory (or a single manifest file), HTTP, which polls a URL, and Merge,
+// which runs them and unites their snapshots into the one stream the
+// reconcile loop reads. A source turns what it reads into full
+// manifest.Snapshots, never deltas, and sends one after it has synced for
+// the first time and then one whenever the set of desired pods, their
+// versions or the list of problems changes.
 //
 // The file source is built to survive the ways people and tools really edit
 // a manifest directory:
@@ -38,4 +40,17 @@
 // Two files that define the same namespace/name cannot both win: the pod
 // that is already desired stays, the other definition is reported as a
 // problem until the first file stops defining the pod.
+//
+// The HTTP source (http.go) is the kubelet's --manifest-url made safe for
+// edge boxes: conditional requests (ETag, Last-Modified) so an unchanged URL
+// costs a 304 and no parse; every failure (connection, timeout, status,
+// size cap, stalled or invalid body) keeps the URL's pods and is retried
+// with jittered backoff; only a 200 answer that defines no pod removes them;
+// the last good body is checkpointed, so a box rebooted offline runs it.
+//
+// Merge (merge.go) waits for every source's first snapshot, up to a
+// timeout, then sends the union; the same namespace/name from two sources is
+// a conflict that the pod desired first wins. Its snapshot is Partial, and
+// names the sources that are (Snapshot.PartialSources), while a source
+// cannot read all its input.
 package source

@@ -81,21 +81,7 @@ func NewFile(cfg FileConfig) *File {
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = DefaultDebounce
 	}
-	if cfg.Load == nil {
-		cfg.Load = manifest.Load
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Options.Source == "" {
-		cfg.Options.Source = manifest.SourceFile
-	}
-	if cfg.Options.Now == nil {
-		cfg.Options.Now = cfg.Now
-	}
+	sourceDefaults(&cfg.Load, &cfg.Logger, &cfg.Now, &cfg.Options, manifest.SourceFile)
 	if cfg.Path != "" {
 		if abs, err := filepath.Abs(cfg.Path); err == nil {
 			cfg.Path = abs
@@ -144,12 +130,7 @@ func (f *File) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 		forceAll   bool
 	)
 
-	var (
-		pending manifest.Snapshot
-		sendTo  chan<- manifest.Snapshot // out while pending waits, else nil
-		sent    manifest.Snapshot        // what the receiver has, once synced
-		synced  bool
-	)
+	send := newest{out: out}
 	rescan := func(why string) {
 		w.ensure()
 		snap := s.scan(forced, forceAll)
@@ -157,11 +138,7 @@ func (f *File) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 			"pods", len(snap.Pods), "problems", len(snap.Problems))
 		clear(forced)
 		forceAll = false
-		if synced && sameSnapshot(snap, sent) {
-			sendTo = nil // back to what the receiver has
-			return
-		}
-		pending, sendTo = snap, out
+		send.offer(snap)
 	}
 
 	rescan("start")
@@ -169,9 +146,8 @@ func (f *File) Run(ctx context.Context, out chan<- manifest.Snapshot) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case sendTo <- pending:
-			sent, synced = pending, true
-			sendTo = nil
+		case send.ch() <- send.pending:
+			send.taken()
 		case ev, ok := <-w.events():
 			if !ok {
 				w.lost(errors.New("event channel closed"))
@@ -221,7 +197,7 @@ func sameSnapshot(a, b manifest.Snapshot) bool {
 	}
 	for i := range a.Pods {
 		pa, pb := a.Pods[i], b.Pods[i]
-		if pa.Origin != pb.Origin || pa.Pod.UID != pb.Pod.UID || pa.Pod != pb.Pod || !pa.Version.Equal(pb.Version) {
+		if pa.Origin != pb.Origin || pa.Pod.UID != pb.Pod.UID || pa.Pod != pb.Pod || (pa.Version != pb.Version && !pa.Version.Equal(pb.Version)) {
 			return false
 		}
 	}

@@ -27,6 +27,9 @@ const waitFor = 10 * time.Second
 // TestMain fails the package when any Run or fsnotify goroutine outlives
 // the tests.
 func TestMain(m *testing.M) {
+	if os.Getenv(benchServerEnv) != "" {
+		os.Exit(serveBenchManifest()) // BenchmarkURLPollUnchanged's server
+	}
 	code := m.Run()
 	if code == 0 {
 		if leaked := awaitNoSourceGoroutines(3 * time.Second); leaked != "" {
@@ -37,8 +40,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// awaitNoSourceGoroutines polls until no goroutine runs File.Run or the
-// fsnotify reader, and returns their stacks when the deadline passes first.
+// awaitNoSourceGoroutines polls until no goroutine runs a source (File,
+// HTTP, Merge), the fsnotify reader or an HTTP client connection, and
+// returns their stacks when the deadline passes first.
 func awaitNoSourceGoroutines(d time.Duration) string {
 	deadline := time.Now().Add(d)
 	for {
@@ -46,7 +50,9 @@ func awaitNoSourceGoroutines(d time.Duration) string {
 		buf = buf[:runtime.Stack(buf, true)]
 		var bad []string
 		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "source.(*File).Run") || strings.Contains(g, "fsnotify.(*inotify).readEvents") {
+			if strings.Contains(g, "source.(*File).Run") || strings.Contains(g, "fsnotify.(*inotify).readEvents") ||
+				strings.Contains(g, "source.(*HTTP).Run") || strings.Contains(g, "source.(*Merge).") ||
+				strings.Contains(g, "net/http.(*persistConn)") {
 				bad = append(bad, g)
 			}
 		}
@@ -150,7 +156,7 @@ type harness struct {
 // to 20ms, Interval to an hour) until the test ends.
 func start(t *testing.T, cfg FileConfig) *harness {
 	t.Helper()
-	h := &harness{t: t, loader: newFakeLoader(), logs: &logBuffer{}, changed: make(chan struct{})}
+	h := newHarness(t)
 	if cfg.Load == nil {
 		cfg.Load = h.loader.load
 	}
@@ -160,11 +166,28 @@ func start(t *testing.T, cfg FileConfig) *harness {
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Hour
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.Logger = h.logger()
+	h.run(NewFile(cfg))
+	return h
+}
+
+func newHarness(t *testing.T) *harness {
+	return &harness{t: t, loader: newFakeLoader(), logs: &logBuffer{}, changed: make(chan struct{})}
+}
+
+// logger logs everything into h.logs.
+func (h *harness) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// run runs src until h.stop or the end of the test, recording every
+// snapshot.
+func (h *harness) run(src Source) {
+	t := h.t
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan manifest.Snapshot)
 	done := make(chan error, 1)
-	go func() { done <- NewFile(cfg).Run(ctx, out) }()
+	go func() { done <- src.Run(ctx, out) }()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
@@ -198,7 +221,6 @@ func start(t *testing.T, cfg FileConfig) *harness {
 			t.Logf("snapshots:\n%s\nlogs:\n%s", h.dump(), h.logs)
 		}
 	})
-	return h
 }
 
 // await waits until the newest snapshot satisfies cond and returns it.

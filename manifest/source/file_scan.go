@@ -123,7 +123,7 @@ func (s *scanner) scan(forced map[string]bool, all bool) manifest.Snapshot {
 		if trouble != nil {
 			snap.Problems = append(manifest.Problems{*trouble}, snap.Problems...)
 		}
-		snap.Partial = true
+		snap.Partial, snap.PartialSources = true, []string{manifest.SourceFile}
 		return snap
 	}
 	present := make(map[string]bool, len(cands))

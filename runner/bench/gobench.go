@@ -13,7 +13,7 @@ import (
 
 // goBenchPattern selects the benchmarks of the pure parts (runner/,
 // manifest/ and manifest/source/ bench_test.go files).
-const goBenchPattern = `^Benchmark(Plan|Dispatch|Relist|ApplySnapshot|LoadEtcd|ValidateEtcd|LoadConformance|SameSnapshot|KeepUnchanged|Rescan|WriteToSnapshot)$`
+const goBenchPattern = `^Benchmark(Plan|Dispatch|Relist|ApplySnapshot|LoadEtcd|ValidateEtcd|LoadConformance|SameSnapshot|KeepUnchanged|Rescan|WriteToSnapshot|URLChangeToSnapshot|URLPollUnchanged)$`
 
 var goBenchPackages = []string{"./runner", "./manifest", "./manifest/source"}
 

@@ -236,6 +236,14 @@ func goRows(benches []goBench) []row {
 				runner: nsString(b.nsPerOp)})
 		}
 	}
+	if b, ok := byName["BenchmarkURLChangeToSnapshot"]; ok {
+		rows = append(rows, row{measure: "**Go** source: URL changed → snapshot sent, --http-check-frequency 1s, p50 / p99 (the source's own share: request → snapshot, p50)",
+			runner: fmt.Sprintf("%.0f ms / %.0f ms (%s)", b.metrics["p50-ms"], b.metrics["p99-ms"], nsString(b.metrics["fetch-to-snapshot-p50-us"]*1e3))})
+	}
+	if b, ok := byName["BenchmarkURLPollUnchanged"]; ok {
+		rows = append(rows, row{measure: "**Go** source: CPU of polling an unchanged URL (304) every second (server in another process)",
+			runner: fmt.Sprintf("%s CPU per poll = %.4f%% of a core", nsString(b.metrics["cpu-ns/poll"]), b.metrics["cpu-%-at-1s"])})
+	}
 	return rows
 }
 
