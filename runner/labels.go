@@ -7,6 +7,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/runner-dev/runner/manifest"
 	"github.com/runner-dev/runner/runner/runtime"
 )
 
@@ -31,6 +32,9 @@ const (
 	LabelAttempt        = "io.runner.attempt"
 	LabelInit           = "io.runner.init-container"
 	LabelInstance       = "io.runner.instance"
+	// LabelConfigSource is the pod's manifest source (file, http), so that
+	// a restarted runner knows whose pods it found.
+	LabelConfigSource = "io.runner.config-source"
 	// LabelHashVersion is the scheme of the hash labels (see hashVersion);
 	// LabelSandboxHash the sandbox's hash.
 	LabelHashVersion = "io.runner.hash-version"
@@ -61,6 +65,7 @@ func (r *Runner) podLabels(pod *v1.Pod) map[string]string {
 		LabelPodUID:       string(pod.UID),
 		LabelInstance:     r.cfg.InstanceID,
 		LabelGracePeriod:  strconv.FormatInt(gracePeriod(pod), 10),
+		LabelConfigSource: pod.Annotations[manifest.AnnotationConfigSource],
 	}
 }
 

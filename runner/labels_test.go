@@ -55,7 +55,7 @@ func TestPodLabels(t *testing.T) {
 	got := r.podLabels(pod)
 	want := map[string]string{
 		LabelPodName: pod.Name, LabelPodNamespace: "ns", LabelPodUID: string(pod.UID),
-		LabelInstance: "i-1", LabelGracePeriod: "30",
+		LabelInstance: "i-1", LabelGracePeriod: "30", LabelConfigSource: "file",
 	}
 	if len(got) != len(want) {
 		t.Errorf("podLabels = %v, want %v", got, want)

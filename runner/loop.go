@@ -27,8 +27,9 @@ type loop struct {
 	dirty    map[types.UID]bool
 	synced   bool // the first snapshot has arrived
 	// partial: the latest snapshot could not see all of its sources' input;
-	// pods it lacks are not torn down (see manifest.Snapshot.Partial).
+	// pods of those sources that it lacks are not torn down (snap.Unsure).
 	partial bool
+	snap    manifest.Snapshot
 	// engineDown: the engine does not answer; no worker is started until
 	// the watcher has a fresh list again.
 	engineDown bool
@@ -134,8 +135,9 @@ func (l *loop) applySnapshot(s manifest.Snapshot) {
 		byName[podKey(p.Pod)] = p.Pod.UID
 	}
 	if s.Partial {
+		// A pod of a source that could not read all its input stays.
 		for uid, pod := range l.desired {
-			if _, ok := next[uid]; !ok {
+			if _, ok := next[uid]; !ok && s.Unsure(pod.Annotations[manifest.AnnotationConfigSource]) {
 				if _, taken := byName[podKey(pod)]; !taken {
 					next[uid], byName[podKey(pod)] = pod, uid
 				}
@@ -144,12 +146,12 @@ func (l *loop) applySnapshot(s manifest.Snapshot) {
 	}
 	if s.Partial != l.partial {
 		if s.Partial {
-			l.r.log.Warn("the manifest sources could not read all their input; no pod is removed until they can")
+			l.r.log.Warn("the manifest sources could not read all their input; their pods are not removed until they can", "sources", s.PartialSources)
 		} else if l.synced {
 			l.r.log.Info("the manifest sources read all their input again")
 		}
 	}
-	l.partial = s.Partial
+	l.partial, l.snap = s.Partial, s
 	for uid, pod := range next {
 		if old, ok := l.desired[uid]; !ok || old != pod {
 			l.dirty[uid] = true
@@ -320,8 +322,8 @@ func (l *loop) dispatch(ctx context.Context) {
 		if now.Before(st.retryAt) && !st.urgent {
 			continue // after a failure; the timer brings it back
 		}
-		if l.desired[uid] == nil && l.partial {
-			continue // not torn down while the sources are unsure
+		if l.desired[uid] == nil && l.partial && l.snap.Unsure(l.observed.sourceOf(uid)) {
+			continue // not torn down while its source is unsure
 		}
 		st.retryAt, st.urgent = time.Time{}, false
 		delete(l.dirty, uid)

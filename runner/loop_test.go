@@ -861,3 +861,34 @@ func TestLoopAdoptionCost(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopPartialSnapshot: a snapshot that could not read all of one
+// source's input keeps that source's pods, even those it lacks, and
+// removes a pod that a sure source no longer has.
+func TestLoopPartialSnapshot(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		h := startRunner(t, rt, Config{})
+		fromFile := loadPod(t, podYAML("file", "", "app"))
+		fromURL := loadPod(t, podYAML("url", "", "app"))
+		fromURL.Annotations[manifest.AnnotationConfigSource] = manifest.SourceHTTP
+		h.send(fromFile, fromURL)
+		waitFor(t, "both pods to run", func() bool { return running(t, rt, fromFile, "app") && running(t, rt, fromURL, "app") })
+
+		// The file source cannot read its directory; the URL answered and
+		// no longer has its pod.
+		s := manifest.Snapshot{Partial: true, PartialSources: []string{manifest.SourceFile}}
+		select {
+		case h.snaps <- s:
+		case <-time.After(waitDeadline):
+			t.Fatal("snapshot not taken")
+		}
+		waitFor(t, "the URL's pod to go", func() bool { return len(podContainers(t, rt, fromURL)) == 0 })
+		if !running(t, rt, fromFile, "app") {
+			t.Error("the pod of the unsure file source was stopped")
+		}
+		// The file source is sure again and lacks its pod: now it goes.
+		h.send()
+		waitFor(t, "the file's pod to go", func() bool { return len(podContainers(t, rt, fromFile)) == 0 })
+	})
+}

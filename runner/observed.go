@@ -166,3 +166,14 @@ func (o *observedState) othersNamed(key string, uid types.UID) bool {
 	}
 	return false
 }
+
+// sourceOf is the manifest source (kubernetes.io/config.source) a pod's
+// containers were made from, "" when they do not say.
+func (o *observedState) sourceOf(uid types.UID) string {
+	for _, c := range o.byPod[uid] {
+		if src := c.Labels[LabelConfigSource]; src != "" {
+			return src
+		}
+	}
+	return ""
+}
