@@ -182,14 +182,14 @@ func TestMergeFileURLConflict(t *testing.T) {
 	file := filepath.Join(dir, "x.yaml")
 	doc := podDoc("x", "file")
 	write(t, file, doc)
-	srv := newManifestServer(t, podDoc("x", "url")+"---\n"+podDoc("y", "url"))
+	srv := newManifestServer(t, podDoc("x", "url")+"---\n"+podDoc("w", "url"))
 	logs := newHarness(t)
 	fileSrc := NewFile(FileConfig{Path: dir, Options: manifest.Options{NodeName: "node1"}, Logger: logs.logger(), Debounce: 20 * time.Millisecond})
 	urlSrc, err := NewHTTP(HTTPConfig{URL: srv.url(), Interval: 20 * time.Millisecond, Options: manifest.Options{NodeName: "node1"}, Logger: logs.logger()})
 	must(t, err)
 	h := startMerge(t, MergeConfig{Sources: []Source{fileSrc, urlSrc}})
 
-	s := h.awaitPods("edge/x-node1", "edge/y-node1")
+	s := h.awaitPods("edge/x-node1", "edge/w-node1")
 	if x := podNamed(s, "x-node1"); x.Origin != file || s.Partial {
 		t.Fatalf("x from %s (partial %v), want the file: the first source", x.Origin, s.Partial)
 	}
