@@ -89,10 +89,11 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		HideVersion:          true,
-		Flags:                append(daemonFlags(), urlFlags()...),
+		Flags:                append(append(daemonFlags(), urlFlags()...), updateFlags()...),
 		Action:               daemon,
 		Commands: []*cli.Command{
 			validateCommand(),
+			diffCommand(),
 			{
 				Name:  "version",
 				Usage: "print runner's version",
@@ -241,16 +242,17 @@ func daemon(c *cli.Context) error {
 	if c.Bool("runonce") {
 		return runOnce(ctx, c, log, r, src.Once())
 	}
-	snaps := make(chan manifest.Snapshot)
+	// sources → safe updates (rollback of failed updates) → the loop.
+	fromSources, snaps := make(chan manifest.Snapshot), make(chan manifest.Snapshot)
+	guard := updateGuard(c, log, r)
 	var wg sync.WaitGroup
 	srcCtx, stopSrc := context.WithCancel(ctx)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := src.Run(srcCtx, snaps); err != nil {
+	wg.Go(func() {
+		if err := src.Run(srcCtx, fromSources); err != nil {
 			log.Error("manifest source stopped", "error", err)
 		}
-	}()
+	})
+	wg.Go(func() { _ = guard.Run(srcCtx, fromSources, snaps) })
 	defer func() {
 		stopSrc()
 		wg.Wait()

@@ -28,6 +28,11 @@ type Pod struct {
 	// current one, or the last good one because the current one cannot be
 	// used. For the status; the loop needs only Pod.
 	Version Version
+	// Content is the whole content of Origin the pod was read from (shared
+	// by the pods of one file or body; never modified): loading it again
+	// from Origin gives the same pods, UIDs included. Safe updates keep
+	// the content that last ran Ready.
+	Content []byte
 }
 
 // VersionFrom tells where the content a desired pod was read from comes
@@ -45,6 +50,11 @@ const (
 	// --root-dir, by this runner or one before it: the current content could
 	// not be used since runner started.
 	VersionCheckpoint
+	// VersionRolledBack is the content of the origin that last ran Ready:
+	// its current content was an update that did not become Ready in time
+	// and was rolled back (runner/update); it is not tried again until the
+	// origin changes.
+	VersionRolledBack
 )
 
 func (f VersionFrom) String() string {
@@ -55,6 +65,8 @@ func (f VersionFrom) String() string {
 		return "last-good"
 	case VersionCheckpoint:
 		return "checkpoint"
+	case VersionRolledBack:
+		return "rolled-back"
 	}
 	return "unknown"
 }

@@ -123,3 +123,12 @@ func (r *Runner) record(log *slog.Logger, pod podRef, typ, reason, container, me
 		log.Info(message, args...)
 	}
 }
+
+// RecordEvent records an event about pod (its container when container is
+// set) that happened outside the loop, e.g. a rollback of safe updates;
+// the caller logs it. Safe from any goroutine.
+func (r *Runner) RecordEvent(pod *v1.Pod, typ, reason, container, message string) {
+	now := time.Now()
+	r.events.add(Event{Type: typ, Reason: reason, Pod: podKey(pod), PodUID: pod.UID, Container: container, Message: message,
+		FirstTime: now, LastTime: now, Count: 1})
+}

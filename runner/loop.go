@@ -19,6 +19,9 @@ type loop struct {
 	r             *Runner
 	desired       map[types.UID]*v1.Pod
 	desiredByName map[string]types.UID
+	// origins says where each desired pod comes from and which version of
+	// it runs (for the status).
+	origins map[types.UID]manifest.Pod
 	// hashes of the desired pods' containers and sandboxes (podHashes),
 	// computed once per pod object.
 	hashes   map[types.UID]map[string]string
@@ -130,16 +133,18 @@ func (l *loop) wakeDue(now time.Time) {
 func (l *loop) applySnapshot(s manifest.Snapshot) {
 	next := make(map[types.UID]*v1.Pod, len(s.Pods))
 	byName := make(map[string]types.UID, len(s.Pods))
+	origins := make(map[types.UID]manifest.Pod, len(s.Pods))
 	for _, p := range s.Pods {
 		next[p.Pod.UID] = p.Pod
 		byName[podKey(p.Pod)] = p.Pod.UID
+		origins[p.Pod.UID] = manifest.Pod{Origin: p.Origin, Version: p.Version}
 	}
 	if s.Partial {
 		// A pod of a source that could not read all its input stays.
 		for uid, pod := range l.desired {
 			if _, ok := next[uid]; !ok && s.Unsure(pod.Annotations[manifest.AnnotationConfigSource]) {
 				if _, taken := byName[podKey(pod)]; !taken {
-					next[uid], byName[podKey(pod)] = pod, uid
+					next[uid], byName[podKey(pod)], origins[uid] = pod, uid, l.origins[uid]
 				}
 			}
 		}
@@ -173,7 +178,12 @@ func (l *loop) applySnapshot(s manifest.Snapshot) {
 			hashes[uid] = podHashes(pod)
 		}
 	}
-	l.desired, l.desiredByName, l.hashes = next, byName, hashes
+	for uid, o := range origins {
+		if old, ok := l.origins[uid]; ok && old.Version != o.Version {
+			l.dirty[uid] = true // the status says which version runs
+		}
+	}
+	l.desired, l.desiredByName, l.hashes, l.origins = next, byName, hashes, origins
 	if !l.synced || !l.partial {
 		// Pods found in the engine but not desired are torn down now (not
 		// while the sources are unsure).
@@ -355,7 +365,7 @@ func (l *loop) dispatch(ctx context.Context) {
 // view builds plan's input for a pod.
 func (l *loop) view(uid types.UID) *podView {
 	st := l.podState(uid)
-	v := &podView{uid: uid, desired: l.desired[uid], observed: l.observed.pod(uid), notBefore: st.notBefore, unhealthy: st.unhealthy}
+	v := &podView{uid: uid, desired: l.desired[uid], observed: l.observed.pod(uid), notBefore: st.notBefore, unhealthy: st.unhealthy, origin: l.origins[uid]}
 	if v.desired != nil {
 		if st.startedAt.IsZero() {
 			st.startedAt = time.Now()

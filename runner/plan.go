@@ -7,6 +7,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/runner-dev/runner/manifest"
 	"github.com/runner-dev/runner/runner/restart"
 	"github.com/runner-dev/runner/runner/runtime"
 )
@@ -67,6 +68,9 @@ type podView struct {
 	// deadline: when the pod has been active longer than its
 	// activeDeadlineSeconds; zero: none.
 	deadline time.Time
+	// origin: where the desired pod comes from and which version of it
+	// runs (for the status; plan does not read it).
+	origin manifest.Pod
 }
 
 // plan decides the next steps for one pod. It is pure: no I/O, no clock but

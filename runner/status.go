@@ -12,6 +12,15 @@ import (
 	"github.com/runner-dev/runner/runner/runtime"
 )
 
+// Annotations of a pod's status that say where it comes from: the file or
+// URL, and which version of its content runs (see manifest.VersionFrom)
+// and why when it is not the current one.
+const (
+	AnnotationConfigOrigin        = "runner.dev/config-origin"
+	AnnotationConfigVersion       = "runner.dev/config-version"
+	AnnotationConfigVersionReason = "runner.dev/config-version-reason"
+)
+
 // StatusStore holds the latest status of every desired pod. The loop writes
 // it; any goroutine may read it. Changed returns a channel closed at the next
 // write, for waiters such as runonce.
@@ -69,6 +78,19 @@ func (s *StatusStore) Changed() <-chan struct{} {
 // Pure; called on the loop goroutine.
 func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod {
 	pod := v.desired.DeepCopy()
+	if o := v.origin; o.Origin != "" {
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		// Which version of which manifest runs: the file's current content,
+		// its last good one (the current one is invalid), a checkpoint, or
+		// the last Ready one after a rollback.
+		pod.Annotations[AnnotationConfigOrigin] = o.Origin
+		pod.Annotations[AnnotationConfigVersion] = o.Version.From.String()
+		if o.Version.Reason != "" {
+			pod.Annotations[AnnotationConfigVersionReason] = o.Version.Reason
+		}
+	}
 	sandboxes, byName := splitObserved(v.observed)
 	s := &pod.Status
 	s.QOSClass = qosClass(pod)

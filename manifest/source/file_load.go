@@ -77,7 +77,7 @@ func (s *scanner) succeed(path string, st *fileState, pods []*v1.Pod, data []byt
 	case !samePods(st.pods, pods):
 		s.log.Info("manifest read", "file", path, "pods", len(pods))
 	}
-	st.pods, st.sum = pods, sum
+	st.pods, st.sum, st.content = pods, sum, data
 	st.version = manifest.Version{From: manifest.VersionCurrent, GoodSince: since}
 	s.cps.save(checkpoint{Origin: path, GoodSince: since, Content: data})
 	s.cps.release(path)
@@ -114,7 +114,7 @@ func (s *scanner) loadCheckpoint(path string, st *fileState) {
 			"file", path, "good_since", cp.GoodSince, "problems", problems.Error())
 		return
 	}
-	st.pods, st.sum = pods, cp.SHA256
+	st.pods, st.sum, st.content = pods, cp.SHA256, cp.Content
 	st.version = manifest.Version{From: manifest.VersionCheckpoint, GoodSince: cp.GoodSince}
 	s.log.Warn("manifest cannot be used; running its last good version, saved in a checkpoint", "file", path,
 		"good_since", cp.GoodSince, "pods", len(pods))

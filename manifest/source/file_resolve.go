@@ -16,6 +16,7 @@ type claim struct {
 	origin  string
 	pod     *v1.Pod
 	version manifest.Version
+	content []byte
 }
 
 // snapshot unites the files' pods into the source's snapshot and settles
@@ -31,7 +32,7 @@ func (s *scanner) snapshot() manifest.Snapshot {
 	for _, p := range paths {
 		for _, pod := range s.files[p].pods {
 			k := podKey(pod)
-			claims[k] = append(claims[k], claim{origin: p, pod: pod, version: s.files[p].version})
+			claims[k] = append(claims[k], claim{origin: p, pod: pod, version: s.files[p].version, content: s.files[p].content})
 		}
 	}
 
@@ -48,7 +49,7 @@ func (s *scanner) snapshot() manifest.Snapshot {
 		}
 		w := cs[win]
 		winners[k] = w.origin
-		pods = append(pods, manifest.Pod{Pod: w.pod, Origin: w.origin, Version: w.version})
+		pods = append(pods, manifest.Pod{Pod: w.pod, Origin: w.origin, Version: w.version, Content: w.content})
 		for i, c := range cs {
 			if i == win {
 				continue

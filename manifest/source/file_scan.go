@@ -39,6 +39,7 @@ type fileState struct {
 	stamp    stamp
 	pods     []*v1.Pod         // the last good pods, desired until removal
 	sum      string            // contentSum of the content pods came from
+	content  []byte            // that content
 	version  manifest.Version  // of pods
 	problems manifest.Problems // why the file's current content is not used
 	// triedCheckpoint is set once the checkpoint was tried for pods, so a

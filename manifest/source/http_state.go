@@ -21,6 +21,7 @@ type httpState struct {
 
 	pods    []*v1.Pod
 	sum     string           // contentSum of the body pods came from
+	content []byte           // that body
 	version manifest.Version // of pods
 	// have is set once pods are the URL's answer or a checkpoint's: before
 	// that, the source knows nothing and its snapshots are Partial.
@@ -60,7 +61,7 @@ func newHTTPState(h *HTTP, log *slog.Logger) *httpState {
 			"good_since", cp.GoodSince, "problems", problems.Error())
 		return st
 	}
-	st.pods, st.sum, st.have = pods, cp.SHA256, true
+	st.pods, st.sum, st.content, st.have = pods, cp.SHA256, cp.Content, true
 	st.version = manifest.Version{From: manifest.VersionCheckpoint, GoodSince: cp.GoodSince}
 	st.etag, st.lastModified, st.bodyGood = cp.ETag, cp.LastModified, true
 	st.cps.release(h.origin)
@@ -122,6 +123,9 @@ func (st *httpState) succeed(pods []*v1.Pod, sum string, body []byte) {
 		}
 	}
 	st.pods, st.sum, st.have = pods, sum, true
+	if body != nil {
+		st.content = body
+	}
 	st.version = manifest.Version{From: manifest.VersionCurrent, GoodSince: since}
 	st.problems, st.failure = nil, ""
 	if body != nil {
@@ -170,7 +174,7 @@ func (st *httpState) snapshot() manifest.Snapshot {
 		snap.PartialSources = []string{manifest.SourceHTTP}
 	}
 	for _, p := range st.pods {
-		snap.Pods = append(snap.Pods, manifest.Pod{Pod: p, Origin: st.h.origin, Version: st.version})
+		snap.Pods = append(snap.Pods, manifest.Pod{Pod: p, Origin: st.h.origin, Version: st.version, Content: st.content})
 	}
 	slices.SortFunc(snap.Pods, func(a, b manifest.Pod) int {
 		return cmp.Or(cmp.Compare(a.Pod.Namespace, b.Pod.Namespace), cmp.Compare(a.Pod.Name, b.Pod.Name))
