@@ -9,6 +9,8 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/runner-dev/runner/runner/runtime"
 )
 
 // findSpec finds a container of the pod spec by name.
@@ -76,6 +78,13 @@ func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.P
 	cancel()
 	if err != nil {
 		err = fmt.Errorf("start container %s of pod %s: %w", spec.Name, podKey(pod), err)
+		if gone := r.sandboxGone(ctx, sandboxID, err); gone != nil {
+			// The container never ran: its sandbox (or the engine) went
+			// away. It is no attempt of the container: removed, its attempt
+			// number used again, and the sandbox replaced.
+			r.rollbackContainer(ctx, log, run, id)
+			return c, waitingReason{reason: reasonContainerCreating}, gone
+		}
 		seq := r.nextSeq()
 		if c, ierr := r.inspect(context.WithoutCancel(ctx), id); ierr == nil {
 			return seen{c: c, seq: seq}, waitingReason{reason: reasonRunError, message: err.Error()}, err
@@ -94,6 +103,53 @@ func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.P
 		return c, waitingReason{}, err
 	}
 	return c, waitingReason{}, nil
+}
+
+// errSandboxGone says that a container could not start because its sandbox
+// no longer runs, or the engine stopped answering: the worker stops there
+// and reports the sandbox as it is (sandbox is nil when the engine did not
+// answer).
+type errSandboxGone struct {
+	sandbox *seen
+	err     error
+}
+
+func (e *errSandboxGone) Error() string { return e.err.Error() }
+func (e *errSandboxGone) Unwrap() error { return e.err }
+
+// sandboxGone tells whether a start that failed with err failed because the
+// engine or the container's sandbox is gone, with what is known of the
+// sandbox; nil for any other failure (the container's own: a bad command,
+// a mount), which is an attempt of the container like any exit.
+func (r *Runner) sandboxGone(ctx context.Context, sandboxID string, err error) *errSandboxGone {
+	if errors.Is(err, runtime.ErrUnavailable) {
+		return &errSandboxGone{err: err}
+	}
+	seq := r.nextSeq()
+	sb, ierr := r.inspect(context.WithoutCancel(ctx), sandboxID)
+	switch {
+	case errors.Is(ierr, runtime.ErrNotFound):
+		return &errSandboxGone{sandbox: &seen{c: runtime.Container{ID: sandboxID}, seq: seq}, err: err}
+	case errors.Is(ierr, runtime.ErrUnavailable):
+		return &errSandboxGone{err: err}
+	case ierr == nil && sb.State != runtime.StateRunning:
+		return &errSandboxGone{sandbox: &seen{c: sb, seq: seq}, err: err}
+	}
+	return nil
+}
+
+// rollbackContainer removes a container that never ran, and what its
+// prestart hooks made.
+func (r *Runner) rollbackContainer(ctx context.Context, log *slog.Logger, run *containerRun, id string) {
+	tctx, cancel := teardownCtx(ctx, r.cfg.CallTimeout)
+	defer cancel()
+	if err := r.cfg.Runtime.RemoveContainer(tctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		log.Warn("a container that never ran could not be removed", "container", run.name, "container_id", shortID(id), "error", err)
+		return
+	}
+	if err := runPhase(r.hooks, log, "destroy container", true, func(h containerDestroyHook) error { return h.destroyContainer(tctx, run) }); err != nil {
+		log.Warn("undoing the preparation of a container that never ran failed", "container", run.name, "error", err)
+	}
 }
 
 // podIPOf is the pod IP a worker put in the pod's status (withPodIP).

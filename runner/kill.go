@@ -18,9 +18,12 @@ import (
 // (preStop), their stop signal, the grace period and then SIGKILL, all in
 // parallel; then the containers are removed (and what they left on the
 // host), then the sandboxes (after their hooks' stop phase: the network),
-// and last what the pod left (its directory). It returns the IDs it
-// removed. pod is nil when the pod is no longer desired: the containers'
-// labels then say what teardown needs. Called by a worker.
+// and last what the pod left (its directory). A container that cannot be
+// stopped or removed does not hold the rest hostage: every step is tried,
+// the network of the sandboxes is released in any case, and the error says
+// what is stuck (the worker's retry tries again, with backoff). It returns
+// the IDs it removed. pod is nil when the pod is no longer desired: the
+// containers' labels then say what teardown needs. Called by a worker.
 func (r *Runner) killPod(ctx context.Context, log *slog.Logger, pod *v1.Pod, ref podRef, observed []*runtime.Container) ([]string, error) {
 	var (
 		wg   sync.WaitGroup
@@ -40,9 +43,6 @@ func (r *Runner) killPod(ctx context.Context, log *slog.Logger, pod *v1.Pod, ref
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
 	var removed []string
 	for _, sandboxes := range []bool{false, true} {
 		for _, c := range observed {
@@ -50,10 +50,14 @@ func (r *Runner) killPod(ctx context.Context, log *slog.Logger, pod *v1.Pod, ref
 				continue
 			}
 			if err := r.removeContainer(ctx, log, c, pod); err != nil {
-				return removed, err
+				errs = append(errs, err)
+				continue
 			}
 			removed = append(removed, c.ID)
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("%d of %d containers of the pod are not removed yet: %w", len(observed)-len(removed), len(observed), err)
 	}
 	run := &sandboxRun{log: log, ref: ref, pod: pod}
 	if err := runPhase(r.hooks, log, "destroy pod", true, func(h podDestroyHook) error { return h.destroyPod(ctx, run) }); err != nil {
@@ -110,6 +114,7 @@ func (r *Runner) stopContainer(ctx context.Context, log *slog.Logger, c *runtime
 // (what it left on the host). One that is gone is success.
 func (r *Runner) removeContainer(ctx context.Context, log *slog.Logger, c *runtime.Container, pod *v1.Pod) error {
 	if isSandbox(c) {
+		// The network goes first, and even when the removal then fails.
 		run := &sandboxRun{log: log, ref: refOfContainer(c), pod: pod, sandbox: c}
 		if err := runPhase(r.hooks, log, "stop sandbox", true, func(h sandboxStopHook) error { return h.stopSandbox(ctx, run) }); err != nil {
 			return err

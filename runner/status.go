@@ -53,6 +53,13 @@ func (s *StatusStore) delete(uid types.UID) {
 	s.changed = make(chan struct{})
 }
 
+// get returns a pod's status, nil when it has none.
+func (s *StatusStore) get(uid types.UID) *v1.Pod {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.pods[uid]
+}
+
 // List returns the pods with their status, sorted by namespace and name.
 // The pods are shared: callers must not change them.
 func (s *StatusStore) List() []*v1.Pod {

@@ -280,6 +280,23 @@ func (r *Runner) reconnect(ctx context.Context, cache inspectCache) (*eventStrea
 		case <-ctx.Done():
 			return nil, false
 		}
+		// One cheap call tells whether the engine answers; only then
+		// subscribe and take the full list (no event falls between them).
+		cctx, cancel := r.call(ctx)
+		_, err := r.cfg.Runtime.ListContainers(cctx, r.instanceMatch())
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, false
+			}
+			if !down {
+				down = true
+				if !r.submit(ctx, engineState{down: true, err: err}) {
+					return nil, false
+				}
+			}
+			continue
+		}
 		stream := r.openEvents(ctx)
 		u, _, err := r.listAll(ctx, cache, false)
 		if err == nil {

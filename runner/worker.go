@@ -143,6 +143,15 @@ func (res workResult) apply(l *loop) {
 			log.Debug(res.errReason, "reason", res.errReason, "error", res.err, "failures", st.failures, "retry_in", delay.Round(time.Millisecond).String())
 		}
 		st.syncErr = se
+		if l.desired[res.uid] == nil {
+			// A pod being torn down keeps its last status, which says what
+			// is stuck.
+			if old := l.r.status.get(res.uid); old != nil {
+				cp := old.DeepCopy()
+				cp.Status.Reason, cp.Status.Message = se.reason, se.message
+				l.r.status.put(res.uid, cp)
+			}
+		}
 	case res.err == nil:
 		if st.syncErr != (syncError{}) {
 			log.Info("pod synced again", "after_failures", st.failures)
@@ -190,6 +199,7 @@ func (r *Runner) work(ctx context.Context, o workOrder) {
 	removed := func(id string) {
 		res.removed = append(res.removed, seen{c: runtime.Container{ID: id}, seq: r.nextSeq()})
 	}
+actions:
 	for _, a := range o.actions {
 		if ctx.Err() != nil {
 			res.err = ctx.Err()
@@ -249,6 +259,23 @@ func (r *Runner) work(ctx context.Context, o workOrder) {
 			res.waiting[a.container] = w
 			if c.c.ID != "" {
 				res.containers = append(res.containers, c)
+			}
+			var gone *errSandboxGone
+			if errors.As(err, &gone) {
+				// Nothing more starts in a sandbox that is gone; the loop
+				// replaces it (or waits for the engine) at its next plan.
+				log.Info("the pod's sandbox or the engine went away; its containers wait for a new sandbox", "container", a.container, "error", err)
+				switch {
+				case gone.sandbox == nil:
+				case gone.sandbox.c.Labels == nil:
+					res.removed = append(res.removed, *gone.sandbox) // removed meanwhile
+				default:
+					res.containers = append(res.containers, *gone.sandbox)
+				}
+				if errors.Is(err, runtime.ErrUnavailable) {
+					res.err, res.errReason = err, reasonFailedSync
+				}
+				break actions
 			}
 			if err != nil {
 				if c.c.ID == "" {
