@@ -68,9 +68,11 @@ func KubeletLoad(data []byte, file, node string) ([]*v1.Pod, error) {
 
 // kubeletDocuments splits data with apimachinery's own YAML document reader
 // (which the kubelet's decoders use for streams), leaving out the documents
-// that hold nothing (YAML null). A file of one document is returned whole,
-// as the kubelet reads it. A file with no document gives none: the kubelet
-// logs an error for it and runs nothing, runner runs nothing.
+// that hold only comments. A file of one document is returned whole, as the
+// kubelet reads it. A file with no document gives none: the kubelet logs an
+// error for it and runs nothing; runner runs nothing (and `runner validate`
+// reports the file as empty). A document that is YAML's null ("~") is a
+// document, which both refuse.
 func kubeletDocuments(data []byte) ([][]byte, error) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var docs [][]byte
@@ -89,7 +91,7 @@ func kubeletDocuments(data []byte) ([][]byte, error) {
 		}
 		doc = append(directives, doc...)
 		directives = nil
-		if json, err := utilyaml.ToJSON(doc); err != nil || string(bytes.TrimSpace(json)) != "null" {
+		if !onlyComments(doc) {
 			docs = append(docs, doc)
 		}
 	}
@@ -184,4 +186,15 @@ func onlyDirectives(doc []byte) bool {
 		}
 	}
 	return found
+}
+
+// onlyComments reports whether a document holds nothing but blank lines and
+// comments.
+func onlyComments(doc []byte) bool {
+	for _, line := range strings.Split(string(doc), "\n") {
+		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+			return false
+		}
+	}
+	return true
 }
