@@ -188,11 +188,15 @@ func onlyDirectives(doc []byte) bool {
 	return found
 }
 
-// onlyComments reports whether a document holds nothing but blank lines and
-// comments.
+// onlyComments reports whether a document holds nothing but blank lines,
+// comments and document markers.
 func onlyComments(doc []byte) bool {
 	for _, line := range strings.Split(string(doc), "\n") {
-		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+		t := strings.TrimSpace(line)
+		if before, _, ok := strings.Cut(t, " #"); ok {
+			t = strings.TrimSpace(before)
+		}
+		if t != "" && !strings.HasPrefix(t, "#") && t != "---" && t != "..." {
 			return false
 		}
 	}
