@@ -176,7 +176,7 @@ func kubeletPod(pod *api.Pod, file, node string) (*v1.Pod, error) {
 func onlyDirectives(doc []byte) bool {
 	found := false
 	for _, line := range strings.Split(string(doc), "\n") {
-		t := strings.TrimSpace(line)
+		t := strings.Trim(line, " \t\r")
 		switch {
 		case strings.HasPrefix(line, "%"):
 			found = true
@@ -191,10 +191,11 @@ func onlyDirectives(doc []byte) bool {
 // onlyComments reports whether a document holds nothing but blank lines,
 // comments and document markers.
 func onlyComments(doc []byte) bool {
+	const blank = " \t\r" // YAML's white space (strings.TrimSpace would also drop \f, which YAML refuses)
 	for _, line := range strings.Split(string(doc), "\n") {
-		t := strings.TrimSpace(line)
+		t := strings.Trim(line, blank)
 		if before, _, ok := strings.Cut(t, " #"); ok {
-			t = strings.TrimSpace(before)
+			t = strings.Trim(before, blank)
 		}
 		if t != "" && !strings.HasPrefix(t, "#") && t != "---" && t != "..." {
 			return false
