@@ -98,7 +98,9 @@ func kubeletDocuments(data []byte) ([][]byte, error) {
 	if directives != nil {
 		docs = append(docs, directives)
 	}
-	if len(docs) == 1 {
+	if len(docs) <= 1 && !onlyComments(data) {
+		// One document, as the kubelet reads a file: whole (the reader
+		// also cuts at lines like "---#", which YAML does not).
 		return [][]byte{data}, nil
 	}
 	return docs, nil
