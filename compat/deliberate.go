@@ -36,10 +36,16 @@ func messageHas(fragments ...string) func(p manifest.Problem) bool {
 // Rules are the deliberate differences. The README's section "Differences
 // from the kubelet" names each of them (a test checks it).
 var Rules = []Rule{
-	{Name: "unknown-fields", Reason: "runner refuses unknown and misspelt fields and names the closest known one; the kubelet drops them silently",
-		problem: messageHas(`unknown field "`)},
+	{Name: "unknown-fields", Reason: "runner refuses unknown and misspelt fields and names the closest known one; the kubelet drops them silently (and reads ApiVersion and Kind in any case)",
+		problem: func(p manifest.Problem) bool {
+			// A missing apiVersion or kind that the kubelet did not miss
+			// was written in another case, which runner's field names
+			// are not.
+			return messageHas(`unknown field "`)(p) ||
+				(p.Field == "apiVersion" || p.Field == "kind") && strings.HasPrefix(p.Message, "Required value")
+		}},
 	{Name: "duplicate-keys", Reason: "runner refuses a key written twice; the kubelet keeps the last",
-		problem: messageHas("duplicate field (first at line", "duplicate key (first at line")},
+		problem: isDuplicate},
 	{Name: "yaml-1.1", Reason: "runner reads YAML 1.2 and refuses the unquoted scalars YAML 1.1 reads otherwise (yes, no, on, off, y, n, 1_000, 0b1), saying to quote them or to write true or false",
 		problem: messageHas("is a boolean only in YAML 1.1", "is not one in YAML 1.1")},
 	{Name: "not-supported", Reason: "runner refuses the fields it does not implement (see manifest/FIELDS.md) and says what to use instead; the kubelet implements or ignores them",
@@ -64,6 +70,9 @@ var Rules = []Rule{
 		}},
 }
 
+// isDuplicate matches runner's problem of a key written twice.
+var isDuplicate = messageHas("duplicate field (first at line", "duplicate key (first at line")
+
 // neutral problems follow from others and explain nothing by themselves.
 var neutral = messageHas("more than 100 problems")
 
@@ -79,9 +88,17 @@ func matchRule(data []byte, r Result) *Rule {
 		}
 		return nil
 	}
+	// A key written twice is decoded from its first value, whose own
+	// problems follow from the duplicate (the kubelet reads the last).
+	var duplicated []string
+	for _, p := range r.Problems {
+		if isDuplicate(p) {
+			duplicated = append(duplicated, p.Field)
+		}
+	}
 	var first *Rule
 	for _, p := range r.Problems {
-		if neutral(p) {
+		if neutral(p) || !isDuplicate(p) && under(p.Field, duplicated) {
 			continue
 		}
 		rule := ruleFor(p)
@@ -103,4 +120,14 @@ func ruleFor(p manifest.Problem) *Rule {
 		}
 	}
 	return nil
+}
+
+// under reports whether field is one of paths or lies under one of them.
+func under(field string, paths []string) bool {
+	for _, p := range paths {
+		if field == p || strings.HasPrefix(field, p+".") || strings.HasPrefix(field, p+"[") {
+			return true
+		}
+	}
+	return false
 }

@@ -68,9 +68,11 @@ func KubeletLoad(data []byte, file, node string) ([]*v1.Pod, error) {
 
 // kubeletDocuments splits data with apimachinery's own YAML document reader
 // (which the kubelet's decoders use for streams), leaving out the documents
-// that hold nothing (YAML null). A file of one document is returned whole,
-// as the kubelet reads it. A file with no document gives none: the kubelet
-// logs an error for it and runs nothing, runner runs nothing.
+// that hold only comments. A file of one document is returned whole, as the
+// kubelet reads it. A file with no document gives none: the kubelet logs an
+// error for it and runs nothing; runner runs nothing (and `runner validate`
+// reports the file as empty). A document that is YAML's null ("~") is a
+// document, which both refuse.
 func kubeletDocuments(data []byte) ([][]byte, error) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var docs [][]byte
@@ -89,14 +91,16 @@ func kubeletDocuments(data []byte) ([][]byte, error) {
 		}
 		doc = append(directives, doc...)
 		directives = nil
-		if json, err := utilyaml.ToJSON(doc); err != nil || string(bytes.TrimSpace(json)) != "null" {
+		if !onlyComments(doc) {
 			docs = append(docs, doc)
 		}
 	}
 	if directives != nil {
 		docs = append(docs, directives)
 	}
-	if len(docs) == 1 {
+	if len(docs) <= 1 && !onlyComments(data) {
+		// One document, as the kubelet reads a file: whole (the reader
+		// also cuts at lines like "---#", which YAML does not).
 		return [][]byte{data}, nil
 	}
 	return docs, nil
@@ -174,7 +178,7 @@ func kubeletPod(pod *api.Pod, file, node string) (*v1.Pod, error) {
 func onlyDirectives(doc []byte) bool {
 	found := false
 	for _, line := range strings.Split(string(doc), "\n") {
-		t := strings.TrimSpace(line)
+		t := strings.Trim(line, " \t\r")
 		switch {
 		case strings.HasPrefix(line, "%"):
 			found = true
@@ -184,4 +188,20 @@ func onlyDirectives(doc []byte) bool {
 		}
 	}
 	return found
+}
+
+// onlyComments reports whether a document holds nothing but blank lines,
+// comments and document markers.
+func onlyComments(doc []byte) bool {
+	const blank = " \t\r" // YAML's white space (strings.TrimSpace would also drop \f, which YAML refuses)
+	for _, line := range strings.Split(string(doc), "\n") {
+		t := strings.Trim(line, blank)
+		if before, _, ok := strings.Cut(t, " #"); ok {
+			t = strings.Trim(before, blank)
+		}
+		if t != "" && !strings.HasPrefix(t, "#") && t != "---" && t != "..." {
+			return false
+		}
+	}
+	return true
 }

@@ -111,84 +111,114 @@ func leaves(t reflect.Type, path []step, depth int, out *[]leaf) {
 	}
 }
 
-// basePod is the valid pod every sweep sets one leaf of.
+// basePod is the valid pod every sweep sets one leaf of: a container and
+// an emptyDir volume "v".
 func basePod() map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal([]byte(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-		"spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}`), &m)
+		"spec": {"containers": [{"name": "c", "image": "busybox:1.36"}], "volumes": [{"name": "v", "emptyDir": {}}]}}`), &m)
 	return m
 }
 
-// firstItems are what a list's first item holds before the leaf is set,
-// so that the item is valid but for the leaf.
-var firstItems = map[string]func() map[string]any{
-	"spec.initContainers":             func() map[string]any { return map[string]any{"name": "i", "image": "busybox:1.36"} },
-	"spec.volumes":                    func() map[string]any { return map[string]any{"name": "v"} },
-	"spec.containers[0].env":          func() map[string]any { return map[string]any{"name": "E"} },
-	"spec.containers[0].ports":        func() map[string]any { return map[string]any{"containerPort": 80} },
-	"spec.containers[0].volumeMounts": func() map[string]any { return map[string]any{"name": "c", "mountPath": "/m"} },
+// prefill is what an object made on the way to a leaf holds, by its field
+// name (for a list, what its first item holds), so that it is valid but for
+// the leaf and the leaf's own checks are reached.
+var prefill = map[string]func() map[string]any{
+	"initContainers":      func() map[string]any { return map[string]any{"name": "i", "image": "busybox:1.36"} },
+	"ephemeralContainers": func() map[string]any { return map[string]any{"name": "e", "image": "busybox:1.36"} },
+	"env":                 func() map[string]any { return map[string]any{"name": "E"} },
+	"ports":               func() map[string]any { return map[string]any{"containerPort": 80} },
+	"volumeMounts":        func() map[string]any { return map[string]any{"name": "v", "mountPath": "/m"} },
+	"livenessProbe":       execProbe,
+	"readinessProbe":      execProbe,
+	"startupProbe":        execProbe,
+	"postStart":           execProbe,
+	"preStop":             execProbe,
+	"httpGet":             func() map[string]any { return map[string]any{"port": 80} },
+	"tcpSocket":           func() map[string]any { return map[string]any{"port": 80} },
+	"grpc":                func() map[string]any { return map[string]any{"port": 80} },
+	"hostPath":            func() map[string]any { return map[string]any{"path": "/tmp"} },
+	"items": func() map[string]any {
+		return map[string]any{"path": "f", "fieldRef": map[string]any{"fieldPath": "metadata.name"}}
+	},
+	"tolerations":  func() map[string]any { return map[string]any{"operator": "Exists"} },
+	"hostAliases":  func() map[string]any { return map[string]any{"ip": "127.0.0.1", "hostnames": []any{"a"}} },
+	"sysctls":      func() map[string]any { return map[string]any{"name": "kernel.msgmax", "value": "1"} },
+	"httpHeaders":  func() map[string]any { return map[string]any{"name": "X", "value": "y"} },
+	"options":      func() map[string]any { return map[string]any{"name": "ndots"} },
+	"image":        func() map[string]any { return map[string]any{"reference": "busybox:1.36"} },
+	"sources":      func() map[string]any { return map[string]any{} },
+	"capabilities": func() map[string]any { return map[string]any{} },
 }
+
+func execProbe() map[string]any {
+	return map[string]any{"exec": map[string]any{"command": []any{"true"}}}
+}
+
+// volumeSources are the JSON names of a Volume's sources: going into one
+// replaces the base volume's emptyDir.
+var volumeSources = func() map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeFor[v1.VolumeSource]()
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		out[name] = true
+	}
+	return out
+}()
 
 // set puts value at path in doc, making the objects and lists on the way.
 func set(doc map[string]any, path []step, value any) {
-	var cur any = doc
-	prefix := ""
-	for i, s := range path {
-		last := i == len(path)-1
-		switch {
-		case s.index:
-			list, _ := cur.([]any)
-			_ = list // lists are made by their parent; see below
-		}
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return
-		}
+	cur := doc
+	for i := 0; i < len(path); i++ {
+		s := path[i]
 		name := s.field
 		if s.key != "" {
 			name = s.key
 		}
-		if s.index {
-			continue
+		if volumeSources[name] && cur["name"] == "v" {
+			delete(cur, "emptyDir")
 		}
+		switch name {
+		case "httpGet", "tcpSocket", "grpc", "sleep":
+			delete(cur, "exec") // a probe or hook has one action
+		}
+		last := i == len(path)-1
 		if last {
-			m[name] = value
+			cur[name] = value
 			return
 		}
-		next := path[i+1]
-		if next.index {
-			list, _ := m[name].([]any)
-			p := prefix + name
-			if prefix != "" {
-				p = strings.TrimSuffix(prefix, ".") + "." + name
-			}
+		if path[i+1].index {
+			list, _ := cur[name].([]any)
 			if len(list) == 0 {
-				item := map[string]any{}
-				if f := firstItems[p]; f != nil {
+				item := any(map[string]any{})
+				if f := prefill[name]; f != nil {
 					item = f()
 				}
 				list = []any{item}
-				m[name] = list
+				cur[name] = list
 			}
 			if i+1 == len(path)-1 {
 				list[0] = value
 				return
 			}
-			cur = list[0]
-			prefix = p + "[0]."
+			item, ok := list[0].(map[string]any)
+			if !ok {
+				return
+			}
+			cur = item
+			i++ // the index step
 			continue
 		}
-		child, ok := m[name].(map[string]any)
+		child, ok := cur[name].(map[string]any)
 		if !ok {
 			child = map[string]any{}
-			m[name] = child
+			if f := prefill[name]; f != nil && s.key == "" {
+				child = f()
+			}
+			cur[name] = child
 		}
 		cur = child
-		if s.key != "" {
-			prefix = strings.TrimSuffix(prefix, ".") + "[" + s.key + "]."
-		} else {
-			prefix += name + "."
-		}
 	}
 }
 

@@ -162,8 +162,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if _, ok := d.scalar(n, path, "an integer"); ok {
-			var i int64
-			if n.Tag != "!!int" || n.Decode(&i) != nil {
+			i, ok := integer(n)
+			if !ok {
 				d.addf(n.Line, path, "must be an integer, not %s %q", tagName(n.Tag), n.Value)
 				return
 			}
@@ -196,6 +196,23 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		d.addf(n.Line, path, "cannot decode into %s", v.Type())
 	}
+}
+
+// integer reads an integer scalar, or a number with no fraction (80.0, 1e2),
+// which the kubelet's YAML to JSON conversion turns into an integer too.
+func integer(n *yaml.Node) (int64, bool) {
+	var i int64
+	switch n.Tag {
+	case "!!int":
+		return i, n.Decode(&i) == nil
+	case "!!float":
+		var f float64
+		if n.Decode(&f) != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+			return 0, false
+		}
+		return int64(f), true
+	}
+	return 0, false
 }
 
 // scalar checks that n is a scalar; what names the expected kind.
@@ -359,10 +376,10 @@ func (d *decoder) jsonValue(n *yaml.Node, path string) any {
 	case "!!int", "!!float":
 		var f float64
 		if n.Decode(&f) == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			if _, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			if json.Valid([]byte(n.Value)) {
 				return json.Number(n.Value) // keep the literal: "0.1" stays 0.1
 			}
-			return f
+			return f // 1_000, 0x10, +1: JSON has no such literals
 		}
 	}
 	return n.Value

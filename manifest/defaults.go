@@ -80,10 +80,26 @@ func defaultVolume(v *v1.Volume) {
 			m := v1.DownwardAPIVolumeSourceDefaultMode
 			d.DefaultMode = &m
 		}
-		for i := range d.Items {
-			if f := d.Items[i].FieldRef; f != nil && f.APIVersion == "" {
-				f.APIVersion = "v1"
+		defaultFieldRefs(d.Items)
+	}
+	if p := v.Projected; p != nil {
+		if p.DefaultMode == nil {
+			m := v1.ProjectedVolumeSourceDefaultMode
+			p.DefaultMode = &m
+		}
+		for i := range p.Sources {
+			if d := p.Sources[i].DownwardAPI; d != nil {
+				defaultFieldRefs(d.Items)
 			}
+		}
+	}
+}
+
+// defaultFieldRefs sets the API version of downward API files' fieldRefs.
+func defaultFieldRefs(items []v1.DownwardAPIVolumeFile) {
+	for i := range items {
+		if f := items[i].FieldRef; f != nil && f.APIVersion == "" {
+			f.APIVersion = "v1"
 		}
 	}
 }

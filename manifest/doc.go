@@ -4,10 +4,16 @@
 //
 // The pipeline for one file is
 //
-//	split into documents → decode strictly (unknown fields are errors, with
-//	file:line and field path) → validate (what the apiserver rejects for a
-//	static pod) → default (the apiserver's defaults) → identify (name
-//	<name>-<node>, stable UID, kubernetes.io/config.* annotations).
+//	split into documents → bound (YAML values counted before parsing, at
+//	most 250 pods a file) → decode strictly (unknown fields are errors, with
+//	file:line and field path) → default (the apiserver's defaults) →
+//	identify (name <name>-<node>, stable UID, kubernetes.io/config.*
+//	annotations) → validate (what the kubelet and the apiserver reject for a
+//	static pod, and what runner does not implement: see FIELDS.md).
+//
+// The kubelet is the oracle for what a manifest means: the module compat/
+// compares Load with the kubelet's own reading (`make compat`), and the
+// README lists the differences that remain, each deliberate.
 //
 // Sources (package manifest/source) produce full Snapshots of desired pods;
 // Merge unites the snapshots of several sources.

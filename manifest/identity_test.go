@@ -234,3 +234,16 @@ func TestIdentify(t *testing.T) {
 		t.Errorf("config.seen %q (%v) is not now", p.Annotations[AnnotationConfigSeen], err)
 	}
 }
+
+// TestUIDLeavesDirectivesOut: a document's directives (%YAML, %TAG) and
+// their "---" are parsed with it but not hashed, as before runner kept them
+// with their document, so that upgrading runner restarts no such pod.
+func TestUIDLeavesDirectivesOut(t *testing.T) {
+	const file = "/etc/kubernetes/manifests/p.yaml"
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n"
+	got := uids(t, file, []byte("%YAML 1.1\n# comment\n---\n"+pod), goldenOptions)
+	want := StaticUID(SourceFile, file, "node1", []byte(pod))
+	if got["default/p-node1"] != want {
+		t.Errorf("UID %s, want %s (the pod's bytes alone)", got["default/p-node1"], want)
+	}
+}

@@ -197,7 +197,7 @@ func loadDocument(file string, doc document, opts Options, podsLeft *int) ([]loa
 		*podsLeft--
 		pod := &v1.Pod{}
 		dec.decode(top, reflect.ValueOf(pod).Elem(), "")
-		raws = append(raws, rawPod{pod: pod, line: top.Line, hashed: doc.data})
+		raws = append(raws, rawPod{pod: pod, line: top.Line, hashed: doc.hashed()})
 	case "PodList", "List":
 		items := itemNodes(top)
 		if len(items) > *podsLeft {

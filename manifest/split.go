@@ -6,7 +6,14 @@ import "bytes"
 type document struct {
 	line int // 1-based line of the document's first byte in the file
 	data []byte
+	// body is where, in data, the bytes a pod's UID hashes start: after
+	// the directives (%YAML, %TAG) and their "---", which the parser needs
+	// and the hash leaves out, as it did before runner kept them.
+	body int
 }
+
+// hashed is what a pod's UID hashes of the document.
+func (d document) hashed() []byte { return d.data[d.body:] }
 
 // splitDocuments cuts data at YAML document markers ("---" or "..." at the
 // start of a line). A marker can only stand in column 0 outside a scalar, so
@@ -18,7 +25,7 @@ type document struct {
 // file alone. Called by Load.
 func splitDocuments(data []byte) []document {
 	var docs []document
-	start, startLine, line := 0, 1, 1
+	start, startLine, line, body := 0, 1, 1, 0
 	for off := 0; off < len(data); {
 		end, width := lineBreak(data, off)
 		next := end + width
@@ -26,17 +33,21 @@ func splitDocuments(data []byte) []document {
 		if isMarker(text, "---") && hasDirectives(data[start:off]) {
 			// "---" after directives (%YAML, %TAG) starts the document
 			// they belong to: keep them together for the parser.
+			body = off - start
+			if len(bytes.Trim(text[3:], " \t")) == 0 {
+				body = next - start
+			}
 			off = next
 			line++
 			continue
 		}
 		if isMarker(text, "---") || isMarker(text, "...") {
-			docs = append(docs, document{line: startLine, data: data[start:off]})
+			docs = append(docs, document{line: startLine, data: data[start:off], body: body})
 			// What follows "--- " on the marker line belongs to the next
 			// document; keep the marker line in it so lines stay right. A
 			// bare marker is left out, so a pod's bytes do not depend on
 			// whether it is a file's first document or a later one.
-			start, startLine = off, line
+			start, startLine, body = off, line, 0
 			if isMarker(text, "...") || len(bytes.Trim(text[3:], " \t")) == 0 {
 				start, startLine = next, line+1
 			}
@@ -44,7 +55,7 @@ func splitDocuments(data []byte) []document {
 		off = next
 		line++
 	}
-	docs = append(docs, document{line: startLine, data: data[start:]})
+	docs = append(docs, document{line: startLine, data: data[start:], body: body})
 	out := docs[:0]
 	for _, d := range docs {
 		if !blankYAML(d.data) {
@@ -102,7 +113,7 @@ func blankYAML(data []byte) bool {
 		t := bytes.Trim(line, " \t")
 		switch {
 		case len(t) == 0, t[0] == '#':
-		case isMarker(line, "---") && len(bytes.Trim(line[3:], " \t")) == 0:
+		case isMarker(line, "---") && bareOrComment(line):
 		case isMarker(line, "..."):
 		default:
 			return false
@@ -130,4 +141,11 @@ func hasDirectives(data []byte) bool {
 		}
 	}
 	return found
+}
+
+// bareOrComment reports whether a "---" marker line holds nothing after the
+// marker but white space and a comment.
+func bareOrComment(line []byte) bool {
+	rest := bytes.Trim(line[3:], " \t")
+	return len(rest) == 0 || rest[0] == '#'
 }

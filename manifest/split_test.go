@@ -35,6 +35,7 @@ func TestSplitDocuments(t *testing.T) {
 		{"not markers", "a: ---\n----\n---x\n ---\n", []doc{{1, "a: ---\n----\n---x\n ---\n"}}},
 		{"CRLF", "a: 1\r\n---\r\nb: 2\r\n", []doc{{1, "a: 1\r\n"}, {3, "b: 2\r\n"}}},
 		{"directives stay with their document", "%YAML 1.2\n---\na: 1\n", []doc{{1, "%YAML 1.2\n---\na: 1\n"}}},
+		{"a comment on a marker alone is no document", "a: 1\n--- # end\n", []doc{{1, "a: 1\n"}}},
 		{"directives of a later document", "a: 1\n---\n%TAG ! tag:x,1:\n---\nb: 2\n", []doc{{1, "a: 1\n"}, {3, "%TAG ! tag:x,1:\n---\nb: 2\n"}}},
 		{"a directive alone is a document (and an error)", "%\n", []doc{{1, "%\n"}}},
 		{"lone CR ends lines", "a: 1\r---\rb: 2\r", []doc{{1, "a: 1\r"}, {3, "b: 2\r"}}},

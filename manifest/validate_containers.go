@@ -273,8 +273,9 @@ func (c *checker) volumeMounts(ctr *v1.Container, p *field.Path) {
 		case mountPaths[m.MountPath]:
 			c.add(field.Invalid(mp.Child("mountPath"), m.MountPath, "must be unique within the container"))
 		case !path.IsAbs(m.MountPath):
-			c.add(field.Invalid(mp.Child("mountPath"), m.MountPath, "must be an absolute path in the container, e.g. /data"))
+			c.add(field.Invalid(mp.Child("mountPath"), m.MountPath, "must be an absolute path in the container, e.g. /data "+FailsAtStart))
 		}
+		c.recursiveReadOnly(m, mp.Child("recursiveReadOnly"))
 		mountPaths[m.MountPath] = true
 		if m.SubPath != "" {
 			c.add(relativePath(mp.Child("subPath"), m.SubPath)...)
@@ -299,6 +300,25 @@ func (c *checker) volumeMounts(ctr *v1.Container, p *field.Path) {
 	if len(ctr.VolumeDevices) > 0 {
 		c.add(field.Forbidden(p.Child("volumeDevices"),
 			"raw block devices need a persistentVolumeClaim or ephemeral volume, which static pods cannot use; mount the device with a hostPath volume of type BlockDevice"))
+	}
+}
+
+var recursiveReadOnlyModes = []v1.RecursiveReadOnlyMode{v1.RecursiveReadOnlyDisabled, v1.RecursiveReadOnlyEnabled, v1.RecursiveReadOnlyIfPossible}
+
+// recursiveReadOnly checks a mount's recursiveReadOnly: a known mode, and
+// Enabled or IfPossible only on a read-only mount without propagation.
+func (c *checker) recursiveReadOnly(m *v1.VolumeMount, p *field.Path) {
+	switch rro := m.RecursiveReadOnly; {
+	case rro == nil, *rro == v1.RecursiveReadOnlyDisabled:
+	case *rro == v1.RecursiveReadOnlyEnabled, *rro == v1.RecursiveReadOnlyIfPossible:
+		if !m.ReadOnly {
+			c.add(field.Forbidden(p, "may be "+string(*rro)+" only when readOnly is true; set readOnly: true"))
+		}
+		if m.MountPropagation != nil && *m.MountPropagation != v1.MountPropagationNone {
+			c.add(field.Forbidden(p, "may be "+string(*rro)+" only when mountPropagation is None; leave mountPropagation out"))
+		}
+	default:
+		c.add(notSupported(p, *rro, recursiveReadOnlyModes...))
 	}
 }
 

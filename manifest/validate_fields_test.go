@@ -60,7 +60,11 @@ func TestValidateRefusedFields(t *testing.T) {
 		{"procMount Unmasked", func(p *v1.Pod) { sc(p).ProcMount = ptrTo(v1.UnmaskedProcMount) }, wantErrs(errForbidden(c0("securityContext.procMount")))},
 		{"container windowsOptions", func(p *v1.Pod) { sc(p).WindowsOptions = &v1.WindowsSecurityContextOptions{} }, wantErrs(errForbidden(c0("securityContext.windowsOptions")))},
 		{"recursiveReadOnly Enabled", func(p *v1.Pod) {
+			p.Spec.Containers[0].VolumeMounts[0].ReadOnly = true
 			p.Spec.Containers[0].VolumeMounts[0].RecursiveReadOnly = ptrTo(v1.RecursiveReadOnlyEnabled)
+		}, wantErrs(errForbidden(c0("volumeMounts[0].recursiveReadOnly")))},
+		{"recursiveReadOnly IfPossible needs readOnly", func(p *v1.Pod) {
+			p.Spec.Containers[0].VolumeMounts[0].RecursiveReadOnly = ptrTo(v1.RecursiveReadOnlyIfPossible)
 		}, wantErrs(errForbidden(c0("volumeMounts[0].recursiveReadOnly")))},
 		{"bindMountOptions", func(p *v1.Pod) { p.Spec.Containers[0].VolumeMounts[0].BindMountOptions = []string{"noexec"} },
 			wantErrs(errForbidden(c0("volumeMounts[0].bindMountOptions")))},
