@@ -131,7 +131,7 @@ func podVerdict(p *v1.Pod) verdict {
 	}
 	running := true
 	for _, cs := range p.Status.ContainerStatuses {
-		if w := cs.State.Waiting; w != nil && (w.Reason == "ErrImageNeverPull" || w.Reason == "CreateContainerError") {
+		if w := cs.State.Waiting; w != nil && (w.Reason == "ErrImageNeverPull" || w.Reason == "CreateContainerError" || w.Reason == "CreateContainerConfigError") {
 			return verdictBad
 		}
 		if cs.State.Running == nil {

@@ -202,9 +202,9 @@ func TestValidateProbesAndHooks(t *testing.T) {
 		{"postStart httpGet", func(p *v1.Pod) {
 			p.Spec.Containers[0].Lifecycle.PostStart = &v1.LifecycleHandler{HTTPGet: &v1.HTTPGetAction{Port: intstr.FromString("nope")}}
 		}, wantErrs(errNotFound(c0("lifecycle.postStart.httpGet.port")))},
-		{"postStart tcpSocket", func(p *v1.Pod) {
+		{"postStart tcpSocket (the kubelet never runs it)", func(p *v1.Pod) {
 			p.Spec.Containers[0].Lifecycle.PostStart = &v1.LifecycleHandler{TCPSocket: &v1.TCPSocketAction{Port: intstr.FromInt32(2379)}}
-		}, noErrors()},
+		}, wantErrs(errInvalid(c0("lifecycle.postStart.tcpSocket")))},
 		{"hook exec without command", func(p *v1.Pod) { preStop(p).Sleep = nil; preStop(p).Exec = &v1.ExecAction{} },
 			wantErrs(errRequired(c0("lifecycle.preStop.exec.command")))},
 	})

@@ -112,9 +112,11 @@ func (c *checker) hook(lh *v1.LifecycleHandler, ctr *v1.Container, p *field.Path
 	c.oneHandler([]handler{
 		{"exec", lh.Exec != nil, func(p *field.Path) { c.exec(lh.Exec, p) }},
 		{"httpGet", lh.HTTPGet != nil, func(p *field.Path) { c.httpGet(lh.HTTPGet, ctr, p) }},
-		{"tcpSocket", lh.TCPSocket != nil, func(p *field.Path) { c.portNumOrName(lh.TCPSocket.Port, ctr, p.Child("port")) }},
+		{"tcpSocket", lh.TCPSocket != nil, func(p *field.Path) {
+			c.add(field.Invalid(p, "tcpSocket", "the kubelet never runs a tcpSocket lifecycle hook: use exec, httpGet or sleep "+FailsAtStart))
+		}},
 		{"sleep", lh.Sleep != nil, func(p *field.Path) { c.sleep(lh.Sleep, p.Child("seconds")) }},
-	}, p, "exec, httpGet, tcpSocket or sleep")
+	}, p, "exec, httpGet or sleep")
 }
 
 func (c *checker) exec(e *v1.ExecAction, p *field.Path) {

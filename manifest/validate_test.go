@@ -465,7 +465,7 @@ func TestValidateZeroValues(t *testing.T) {
 		errRequired(web+"livenessProbe"),
 		errInvalid(web+"readinessProbe.httpGet.port"),
 		errRequired(web+"lifecycle.postStart"),
-		errInvalid(web+"lifecycle.preStop.tcpSocket.port"),
+		errInvalid(web+"lifecycle.preStop.tcpSocket"),
 	))
 }
 

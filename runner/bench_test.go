@@ -84,7 +84,10 @@ func newBenchWorld(b *testing.B, n int, running bool) *benchWorld {
 		for _, pod := range w.pods {
 			sb := w.createStarted(b, ctx, r.sandboxSpec(pod, 0, ""))
 			hash := podHashes(pod)["app"]
-			spec := r.containerSpec(pod, &pod.Spec.Containers[0], action{kind: actStartContainer, container: "app"}, sb, hash, nil)
+			spec, err := r.containerSpec(pod, &pod.Spec.Containers[0], action{kind: actStartContainer, container: "app"}, sb, hash, nil, runtime.Image{})
+			if err != nil {
+				b.Fatal(err)
+			}
 			w.createStarted(b, ctx, spec)
 		}
 		list, err := rt.ListContainers(ctx, map[string]string{LabelInstance: "bench"})

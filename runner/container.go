@@ -51,7 +51,10 @@ func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.P
 	if err != nil {
 		return failed(reasonCreateConfigError, fmt.Errorf("container %s of pod %s: %w", spec.Name, podKey(pod), err))
 	}
-	create := r.containerSpec(pod, spec, a, sandboxID, hash, env)
+	create, err := r.containerSpec(pod, spec, a, sandboxID, hash, env, img)
+	if err != nil {
+		return failed(reasonCreateConfigError, err)
+	}
 	run := &containerRun{log: log, ref: refOf(pod), pod: pod, name: spec.Name, attempt: a.attempt, spec: spec,
 		create: &create, sandboxID: sandboxID, podIP: podIPOf(pod), env: envMap(env)}
 	undo := func() {

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -11,11 +13,17 @@ import (
 )
 
 // applySecurity maps the pod's and the container's securityContext onto the
-// engine's options; the container's settings win over the pod's.
-func applySecurity(s *runtime.ContainerSpec, pod *v1.Pod, c *v1.Container) {
+// engine's options; the container's settings win over the pod's. imageUser
+// is the image's USER, for runAsGroup without runAsUser and runAsNonRoot.
+// It fails, as the kubelet's CreateContainerConfigError, for a container
+// whose runAsNonRoot cannot hold.
+func applySecurity(s *runtime.ContainerSpec, pod *v1.Pod, c *v1.Container, imageUser string) error {
 	var uid, gid *int64
+	var nonRoot *bool
+	var selinux *v1.SELinuxOptions
+	var apparmor *v1.AppArmorProfile
 	if psc := pod.Spec.SecurityContext; psc != nil {
-		uid, gid = psc.RunAsUser, psc.RunAsGroup
+		uid, gid, nonRoot, selinux, apparmor = psc.RunAsUser, psc.RunAsGroup, psc.RunAsNonRoot, psc.SELinuxOptions, psc.AppArmorProfile
 		for _, g := range psc.SupplementalGroups {
 			s.GroupAdd = append(s.GroupAdd, fmt.Sprint(g))
 		}
@@ -30,6 +38,15 @@ func applySecurity(s *runtime.ContainerSpec, pod *v1.Pod, c *v1.Container) {
 		}
 		if sc.RunAsGroup != nil {
 			gid = sc.RunAsGroup
+		}
+		if sc.RunAsNonRoot != nil {
+			nonRoot = sc.RunAsNonRoot
+		}
+		if sc.SELinuxOptions != nil {
+			selinux = sc.SELinuxOptions
+		}
+		if sc.AppArmorProfile != nil {
+			apparmor = sc.AppArmorProfile
 		}
 		if sc.Privileged != nil && *sc.Privileged {
 			s.Privileged = true
@@ -55,7 +72,79 @@ func applySecurity(s *runtime.ContainerSpec, pod *v1.Pod, c *v1.Container) {
 		s.User = fmt.Sprintf("%d:%d", *uid, *gid)
 	case uid != nil:
 		s.User = fmt.Sprint(*uid)
+	case gid != nil:
+		// The image's user with the group asked for, as the kubelet does.
+		user, _, _ := strings.Cut(imageUser, ":")
+		if user == "" {
+			user = "0"
+		}
+		s.User = fmt.Sprintf("%s:%d", user, *gid)
 	}
+	if o := selinux; o != nil {
+		for k, v := range map[string]string{"user": o.User, "role": o.Role, "type": o.Type, "level": o.Level} {
+			if v != "" {
+				s.SecurityOpt = append(s.SecurityOpt, "label="+k+":"+v)
+			}
+		}
+		sort.Strings(s.SecurityOpt)
+	}
+	if p := appArmorOf(pod, c, apparmor); p != "" {
+		s.SecurityOpt = append(s.SecurityOpt, "apparmor="+p)
+	}
+	if nonRoot != nil && *nonRoot {
+		return verifyNonRoot(pod, c, uid, imageUser)
+	}
+	return nil
+}
+
+// appArmorOf is the AppArmor profile of container c for the engine ("" for
+// the engine's default): the container's annotation (the older way), else
+// the container's or the pod's field.
+func appArmorOf(pod *v1.Pod, c *v1.Container, field *v1.AppArmorProfile) string {
+	if a, ok := pod.Annotations["container.apparmor.security.beta.kubernetes.io/"+c.Name]; ok {
+		switch {
+		case a == "unconfined":
+			return "unconfined"
+		case strings.HasPrefix(a, "localhost/"):
+			return strings.TrimPrefix(a, "localhost/")
+		}
+		return "" // runtime/default
+	}
+	if field == nil {
+		return ""
+	}
+	switch field.Type {
+	case v1.AppArmorProfileTypeUnconfined:
+		return "unconfined"
+	case v1.AppArmorProfileTypeLocalhost:
+		if field.LocalhostProfile != nil {
+			return *field.LocalhostProfile
+		}
+	}
+	return ""
+}
+
+// verifyNonRoot fails when a container with runAsNonRoot would run as
+// root: its runAsUser is 0, or, without one, its image's user is root, is
+// not set, or is a name that cannot be checked (the kubelet's rules and
+// messages).
+func verifyNonRoot(pod *v1.Pod, c *v1.Container, uid *int64, imageUser string) error {
+	if uid != nil {
+		if *uid == 0 {
+			return fmt.Errorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", podKey(pod), c.Name)
+		}
+		return nil
+	}
+	user, _, _ := strings.Cut(imageUser, ":")
+	switch n, err := strconv.ParseInt(user, 10, 64); {
+	case user == "":
+		return fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", podKey(pod), c.Name)
+	case err != nil:
+		return fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", user, podKey(pod), c.Name)
+	case n == 0:
+		return fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", podKey(pod), c.Name)
+	}
+	return nil
 }
 
 func applySeccomp(s *runtime.ContainerSpec, p *v1.SeccompProfile) {

@@ -12,13 +12,14 @@ import (
 	"github.com/runner-dev/runner/runner/volume"
 )
 
-// containerSpec turns a pod's container into what the engine creates. It
+// containerSpec turns a pod's container, to be run from image img, into
+// what the engine creates. It
 // follows the kubelet: command replaces the image's ENTRYPOINT (and drops its
 // CMD), args replace CMD, $(VAR) references are expanded from the
 // container's env (given as KEY=value, see containerEnv); the container
 // joins the sandbox's network, IPC, UTS (and PID when shared) namespaces.
 // Mounts are added by the container prestart hooks. Pure.
-func (r *Runner) containerSpec(pod *v1.Pod, c *v1.Container, a action, sandboxID, hash string, env []string) runtime.ContainerSpec {
+func (r *Runner) containerSpec(pod *v1.Pod, c *v1.Container, a action, sandboxID, hash string, env []string, img runtime.Image) (runtime.ContainerSpec, error) {
 	labels := r.podLabels(pod)
 	labels[LabelContainerName] = c.Name
 	labels[LabelDockerType] = TypeContainer
@@ -72,10 +73,12 @@ func (r *Runner) containerSpec(pod *v1.Pod, c *v1.Container, a action, sandboxID
 	if c.Lifecycle != nil && c.Lifecycle.StopSignal != nil {
 		s.StopSignal = string(*c.Lifecycle.StopSignal)
 	}
-	applySecurity(&s, pod, c)
+	if err := applySecurity(&s, pod, c, img.User); err != nil {
+		return s, err
+	}
 	s.Resources = containerResources(pod, c, r.volumes.Node().MemoryBytes)
 	s.Resources.OOMScoreAdj = max(s.Resources.OOMScoreAdj, r.oomFloor)
-	return s
+	return s, nil
 }
 
 // containerEnv is the container's environment as KEY=value, in order, each

@@ -33,7 +33,11 @@ func specOf(t *testing.T, r *Runner, pod *v1.Pod, name string) runtime.Container
 	if err != nil {
 		t.Fatalf("containerEnv: %v", err)
 	}
-	return r.containerSpec(pod, c, action{kind: actStartContainer, container: name, init: init, attempt: 2}, "sbx", "hash1", env)
+	s, err := r.containerSpec(pod, c, action{kind: actStartContainer, container: name, init: init, attempt: 2}, "sbx", "hash1", env, runtime.Image{User: "1000"})
+	if err != nil {
+		t.Fatalf("containerSpec: %v", err)
+	}
+	return s
 }
 
 // TestSpecCommandRules: the kubelet's rules for ENTRYPOINT and CMD. command

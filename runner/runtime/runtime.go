@@ -143,6 +143,8 @@ type Image struct {
 	Entrypoint []string
 	Cmd        []string
 	StopSignal string
+	// User is the image's USER ("", a name or uid, optionally ":group").
+	User string
 }
 
 // EventAction is what happened to a container.

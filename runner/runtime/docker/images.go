@@ -33,6 +33,7 @@ func (r *Runtime) InspectImage(ctx context.Context, ref string) (runtime.Image, 
 		img.Entrypoint = info.Config.Entrypoint
 		img.Cmd = info.Config.Cmd
 		img.StopSignal = info.Config.StopSignal
+		img.User = info.Config.User
 	}
 	return img, nil
 }
