@@ -1,6 +1,9 @@
 package runner
 
 import (
+	"archive/tar"
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -122,6 +125,52 @@ func TestHooksHostNetworkDNS(t *testing.T) {
 		}
 		if st := h.status(pod); st.Status.Phase != v1.PodRunning {
 			t.Errorf("phase %s", st.Status.Phase)
+		}
+	})
+}
+
+// TestHooksImageVolume: an image volume holds its image's files, read-only
+// in the container, and the container exported for it is gone.
+func TestHooksImageVolume(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		_ = tw.WriteHeader(&tar.Header{Name: "models/weights.bin", Typeflag: tar.TypeReg, Mode: 0o644, Size: 5})
+		_, _ = tw.Write([]byte("bytes"))
+		_ = tw.Close()
+		if err := rt.ImportImage(context.Background(), "runner.local/models:1", &b, nil); err != nil {
+			t.Fatal(err)
+		}
+		h := startRunner(t, rt, Config{})
+		pod := loadPod(t, `
+apiVersion: v1
+kind: Pod
+metadata: {name: img, namespace: ns}
+spec:
+  volumes:
+  - {name: models, image: {reference: "runner.local/models:1", pullPolicy: IfNotPresent}}
+  containers:
+  - name: app
+    image: runner.local/busybox:test
+    volumeMounts: [{name: models, mountPath: /models}]
+`)
+		h.send(pod)
+		waitFor(t, "the pod to run", func() bool { return running(t, rt, pod, "app") })
+		dir := filepath.Join(h.r.cfg.RootDir, "pods", string(pod.UID), "volumes", "image", "models")
+		if data, err := os.ReadFile(filepath.Join(dir, "models", "weights.bin")); err != nil || string(data) != "bytes" {
+			t.Errorf("image volume file: %q, %v", data, err)
+		}
+		c, _ := latestOf(t, rt, pod, "app")
+		spec, _ := rt.Spec(c.ID)
+		i := slices.IndexFunc(spec.Mounts, func(m runtime.Mount) bool { return m.Target == "/models" })
+		if i < 0 || spec.Mounts[i].Source != dir || !spec.Mounts[i].ReadOnly {
+			t.Errorf("mounts %+v, want %s read-only at /models", spec.Mounts, dir)
+		}
+		for _, c := range podContainers(t, rt, pod) {
+			if strings.HasPrefix(c.Labels[LabelContainerName], "image-volume-") {
+				t.Errorf("the exported container %s is left", c.Name)
+			}
 		}
 	})
 }

@@ -210,6 +210,9 @@ type Runtime interface {
 	// RemoveContainer removes a container and its anonymous volumes, running
 	// or not. A container that is gone is success.
 	RemoveContainer(ctx context.Context, id string) error
+	// ExportContainer streams a container's root file system as a tarball
+	// (the container need not have run); the caller closes it.
+	ExportContainer(ctx context.Context, id string) (io.ReadCloser, error)
 
 	// InspectImage returns ErrNotFound when ref is not present locally.
 	InspectImage(ctx context.Context, ref string) (Image, error)

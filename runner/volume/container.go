@@ -104,7 +104,7 @@ func (m *Manager) containerMount(pod *v1.Pod, c *v1.Container, env map[string]st
 	mnt := runtime.Mount{
 		Source:   src,
 		Target:   vm.MountPath,
-		ReadOnly: vm.ReadOnly || vol.DownwardAPI != nil || vol.Projected != nil,
+		ReadOnly: vm.ReadOnly || vol.DownwardAPI != nil || vol.Projected != nil || vol.Image != nil,
 	}
 	if vm.MountPropagation != nil {
 		switch *vm.MountPropagation {

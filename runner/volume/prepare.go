@@ -15,6 +15,7 @@ const (
 	emptyDirKind  = "empty-dir"
 	downwardKind  = "downward-api"
 	projectedKind = "projected"
+	imageKind     = "image"
 )
 
 // PreparePod makes the host side of every volume of the pod, as the
@@ -67,6 +68,12 @@ func (m *Manager) prepareVolume(pod *v1.Pod, vol *v1.Volume) error {
 			return err
 		}
 		return m.writeFiles(path, files, gid)
+	case vol.Image != nil:
+		// Filled by the caller from the image (WriteImageVolume) before
+		// the containers that mount it start.
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("image volume not written yet: %w", err)
+		}
 	}
 	return nil
 }
@@ -90,8 +97,10 @@ func (m *Manager) volumePath(pod *v1.Pod, vol *v1.Volume) (string, error) {
 		kind = downwardKind
 	case vol.Projected != nil:
 		kind = projectedKind
+	case vol.Image != nil:
+		kind = imageKind
 	default:
-		return "", errors.New("only hostPath, emptyDir, downwardAPI and projected (downwardAPI sources) volumes can be used without an apiserver")
+		return "", errors.New("only hostPath, emptyDir, downwardAPI, projected (downwardAPI sources) and image volumes can be used without an apiserver")
 	}
 	dir, err := m.PodDir(pod.UID)
 	if err != nil {

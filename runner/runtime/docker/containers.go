@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"time"
@@ -193,4 +194,14 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 		return wrap("remove container "+id, err)
 	}
 	return nil
+}
+
+// ExportContainer streams the container's root file system as a tarball.
+// The context bounds the whole stream, not one call: exports can be large.
+func (r *Runtime) ExportContainer(ctx context.Context, id string) (io.ReadCloser, error) {
+	rc, err := r.client.ContainerExport(ctx, id)
+	if err != nil {
+		return nil, wrap("export container "+id, err)
+	}
+	return rc, nil
 }

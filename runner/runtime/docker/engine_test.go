@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -270,5 +271,35 @@ func TestEngineEventsLeaveNoGoroutine(t *testing.T) {
 			t.Fatalf("%d goroutines, %d before five Events streams:\n%s", goruntime.NumGoroutine(), before, buf[:goruntime.Stack(buf, true)])
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestEngineExportContainer: a container that never ran exports its image's
+// root file system.
+func TestEngineExportContainer(t *testing.T) {
+	f := newEngineFixture(t)
+	spec := f.spec("export", "true")
+	spec.NetworkMode = "none"
+	id, err := f.rt.CreateContainer(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.rt.RemoveContainer(context.Background(), id) })
+	rc, err := f.rt.ExportContainer(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	found := false
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		found = found || strings.TrimPrefix(h.Name, "/") == "bin/busybox"
+	}
+	if !found {
+		t.Error("the export lacks bin/busybox")
 	}
 }

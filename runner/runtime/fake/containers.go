@@ -1,10 +1,13 @@
 package fake
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"maps"
 	"regexp"
 	"sort"
@@ -389,4 +392,33 @@ func signalNumber(sig string) (int, bool) {
 	}
 	n, ok := signals[strings.TrimPrefix(strings.ToUpper(sig), "SIG")]
 	return n, ok
+}
+
+// ExportContainer streams the root file system of the container's image: the
+// tarball it was imported from, an empty one for an image added directly.
+func (r *Runtime) ExportContainer(ctx context.Context, id string) (io.ReadCloser, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.recordLocked("ExportContainer", id); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("export container %s: %w", id, err)
+	}
+	c, err := r.findLocked(id)
+	if err != nil {
+		return nil, fmt.Errorf("export container %s: %w", id, err)
+	}
+	data := emptyTar()
+	if img, ok := r.images[c.ImageID]; ok && img.rootfs != nil {
+		data = img.rootfs
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+// emptyTar is a tarball with no entry.
+func emptyTar() []byte {
+	var b bytes.Buffer
+	_ = tar.NewWriter(&b).Close()
+	return b.Bytes()
 }

@@ -2,6 +2,7 @@ package fake
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +21,8 @@ import (
 // fakeImage is one simulated image. Guarded by Runtime.mu.
 type fakeImage struct {
 	runtime.Image
+	// rootfs is the tarball the image was imported from (nil when added).
+	rootfs []byte
 }
 
 // normalizeRef appends ":latest" to a reference with neither tag nor digest,
@@ -213,7 +216,8 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 		}
 	}
 	h := sha256.New()
-	size, err := readTar(io.TeeReader(rootfs, h))
+	var raw bytes.Buffer
+	size, err := readTar(io.TeeReader(io.TeeReader(rootfs, h), &raw))
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
@@ -225,7 +229,8 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.addImageLocked(img)
+	id := r.addImageLocked(img)
+	r.images[id].rootfs = raw.Bytes()
 	return nil
 }
 

@@ -28,7 +28,7 @@ var methods = []string{
 	"Version", "ListContainers", "InspectContainer", "CreateContainer",
 	"StartContainer", "StopContainer", "KillContainer", "RemoveContainer",
 	"InspectImage", "ListImages", "PullImage", "ImportImage", "RemoveImage",
-	"Exec", "Logs", "Events",
+	"Exec", "Logs", "Events", "ExportContainer",
 }
 
 // Runtime is the in-memory runtime.Runtime. The zero value is not usable;
