@@ -7,12 +7,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/image"
+	"go.uber.org/goleak"
 
 	"github.com/runner-dev/runner/runner/runtime"
 	"github.com/runner-dev/runner/runner/runtime/runtimetest"
@@ -252,7 +252,7 @@ func TestEngineEventsLeaveNoGoroutine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := goruntime.NumGoroutine() // no connection yet
+	before := goleak.IgnoreCurrent() // no connection yet
 	for range 5 {
 		ctx, cancel := context.WithCancel(t.Context())
 		events, errs := rt.Events(ctx, map[string]string{runtimetest.RunLabel: "none"})
@@ -264,14 +264,7 @@ func TestEngineEventsLeaveNoGoroutine(t *testing.T) {
 		}
 	}
 	rt.Close() // drop idle connections and their goroutines
-	deadline := time.Now().Add(10 * time.Second)
-	for goruntime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines, %d before five Events streams:\n%s", goruntime.NumGoroutine(), before, buf[:goruntime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	goleak.VerifyNone(t, before)
 }
 
 // TestEngineExportContainer: a container that never ran exports its image's

@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/runner-dev/runner/runner/runtime"
 )
@@ -327,7 +328,7 @@ func TestCloseEventsEndsStreams(t *testing.T) {
 
 func TestEventsLeaveNoGoroutine(t *testing.T) {
 	f := newTestFake(t)
-	before := goruntime.NumGoroutine()
+	before := goleak.IgnoreCurrent()
 	for range 10 {
 		ctx, cancel := context.WithCancel(context.Background())
 		events, errs := f.Events(ctx, nil)
@@ -337,13 +338,7 @@ func TestEventsLeaveNoGoroutine(t *testing.T) {
 		}
 		<-errs
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for goruntime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines, %d before ten Events streams", goruntime.NumGoroutine(), before)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	goleak.VerifyNone(t, before)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.subs) != 0 {
