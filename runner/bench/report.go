@@ -117,6 +117,7 @@ func dockerRows(r *results) []row {
 		add(row{measure: fmt.Sprintf("**Teardown** %d manifests deleted at once → all %d containers destroyed", batchPods, r.teardownN),
 			runner: ms(r.teardown), bound: ms(bt), ratio: dratio(r.teardown, bt)})
 	}
+	rows = append(rows, gcRows(&r.gc)...)
 	return rows
 }
 
