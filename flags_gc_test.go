@@ -12,26 +12,32 @@ import (
 	"github.com/runner-dev/runner/runner"
 )
 
-// parseGC runs the daemon's flags over args and returns gcConfig's result.
-func parseGC(t *testing.T, args ...string) (gc.Config, error) {
+// parseFlags runs the daemon's flags (with gc's and eviction's, until
+// main.go adds them) over args and returns what read makes of them.
+func parseFlags[T any](t *testing.T, read func(*cli.Context) (T, error), args ...string) (T, error) {
 	t.Helper()
-	var cfg gc.Config
+	var cfg T
 	var cfgErr error
 	flags := daemonFlags()
-	if !slices.ContainsFunc(flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), "container-gc-period") }) {
-		flags = append(flags, gcFlags()...) // until main.go adds them
+	for _, extra := range [][]cli.Flag{gcFlags(), evictionFlags()} {
+		if !slices.ContainsFunc(flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), extra[0].Names()[0]) }) {
+			flags = append(flags, extra...)
+		}
 	}
-	app := &cli.App{
-		Flags: flags,
-		Action: func(c *cli.Context) error {
-			cfg, cfgErr = gcConfig(c)
-			return nil
-		},
-	}
+	app := &cli.App{Flags: flags, Action: func(c *cli.Context) error {
+		cfg, cfgErr = read(c)
+		return nil
+	}}
 	if err := app.Run(append([]string{"runner"}, args...)); err != nil {
 		t.Fatalf("flags %v: %v", args, err)
 	}
 	return cfg, cfgErr
+}
+
+// parseGC is gcConfig of args.
+func parseGC(t *testing.T, args ...string) (gc.Config, error) {
+	t.Helper()
+	return parseFlags(t, gcConfig, args...)
 }
 
 func TestGCFlagsDefaults(t *testing.T) {
