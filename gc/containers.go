@@ -84,8 +84,10 @@ func PlanContainers(list []runtime.Container, instance string, pods PodSet, p Co
 			mine = append(mine, c)
 		}
 	}
-	slices.SortFunc(mine, newestFirst)
-	slices.SortFunc(sandboxes, newestFirst)
+	rank := newestFirstRanks(append(slices.Clone(mine), sandboxes...))
+	byRank := func(a, b *runtime.Container) int { return cmp.Compare(rank[a.ID], rank[b.ID]) }
+	slices.SortFunc(mine, byRank)
+	slices.SortFunc(sandboxes, byRank)
 
 	// The newest dead instance of each container of a desired pod stays,
 	// however old; the others dead long enough are candidates.
@@ -157,19 +159,21 @@ func PlanContainers(list []runtime.Container, instance string, pods PodSet, p Co
 	if n, nonEmpty := count(); p.MaxContainers >= 0 && n > p.MaxContainers {
 		trim(max(p.MaxContainers/nonEmpty, 1), reasonTotal(p.MaxContainers))
 		if n, _ = count(); n > p.MaxContainers {
-			trimAcross(units, keys, protected, p.MaxContainers, func(c *runtime.Container) {
+			trimAcross(units, keys, protected, p.MaxContainers, byRank, func(c *runtime.Container) {
 				remove(c, KindContainer, reasonTotal(p.MaxContainers))
 			})
 		}
 	}
 
 	out = append(out, planSandboxes(sandboxes, mine, removed, gone, cutoff, now)...)
-	return oldestFirst(out, list)
+	slices.SortFunc(out, func(a, b Removal) int { return cmp.Compare(rank[b.ID], rank[a.ID]) }) // oldest first
+	return out
 }
 
 // trimAcross keeps the newest max dead containers over all units, the
 // protected ones counted first, and hands the others to remove.
-func trimAcross(units map[unitKey][]*runtime.Container, keys []unitKey, protected map[string]bool, limit int, remove func(*runtime.Container)) {
+func trimAcross(units map[unitKey][]*runtime.Container, keys []unitKey, protected map[string]bool, limit int,
+	newestFirst func(a, b *runtime.Container) int, remove func(*runtime.Container)) {
 	var flat []*runtime.Container
 	quota := limit
 	for _, k := range keys {
@@ -230,25 +234,26 @@ func isDead(c *runtime.Container, now time.Time) bool {
 	}
 }
 
-// newestFirst orders containers by creation, newest first; the attempt
-// label and the ID break ties (the engine's list has whole seconds).
-func newestFirst(a, b *runtime.Container) int {
-	return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(attempt(b), attempt(a)), cmp.Compare(b.ID, a.ID))
-}
-
-func attempt(c *runtime.Container) int {
-	n, _ := strconv.Atoi(c.Labels[LabelAttempt])
-	return n
-}
-
-// oldestFirst orders removals by their container's creation, oldest first.
-func oldestFirst(out []Removal, list []runtime.Container) []Removal {
-	byID := make(map[string]*runtime.Container, len(list))
-	for i := range list {
-		byID[list[i].ID] = &list[i]
+// newestFirstRanks numbers containers by creation, newest first (0); the
+// attempt label and the ID break ties (the engine's list has whole seconds).
+func newestFirstRanks(list []*runtime.Container) map[string]int {
+	type keyed struct {
+		c       *runtime.Container
+		attempt int
 	}
-	slices.SortStableFunc(out, func(a, b Removal) int { return newestFirst(byID[b.ID], byID[a.ID]) })
-	return out
+	ks := make([]keyed, len(list))
+	for i, c := range list {
+		n, _ := strconv.Atoi(c.Labels[LabelAttempt])
+		ks[i] = keyed{c, n}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		return cmp.Or(b.c.CreatedAt.Compare(a.c.CreatedAt), cmp.Compare(b.attempt, a.attempt), cmp.Compare(b.c.ID, a.c.ID))
+	})
+	rank := make(map[string]int, len(ks))
+	for i, k := range ks {
+		rank[k.c.ID] = i
+	}
+	return rank
 }
 
 func removalOf(c *runtime.Container, kind Kind, reason string) Removal {
