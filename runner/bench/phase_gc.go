@@ -347,3 +347,25 @@ func gcOnly(ctx context.Context) int {
 	fmt.Print(table(gcRows(&res.gc)))
 	return 0
 }
+
+// gcGoRows are the Go benchmarks of gc's policies and eviction's
+// monitoring.
+func gcGoRows(byName map[string]goBench) []row {
+	var rows []row
+	add := func(name, measure string, extra func(goBench) string) {
+		if b, ok := byName[name]; ok {
+			r := row{measure: measure, runner: nsString(b.nsPerOp)}
+			if extra != nil {
+				r.runner += extra(b)
+			}
+			rows = append(rows, r)
+		}
+	}
+	add("BenchmarkPlanContainers", "**Go** gc.PlanContainers, 200 dead containers of 20 pods", nil)
+	add("BenchmarkPlanImages", "**Go** gc.PlanImages, 50 images", nil)
+	add("BenchmarkMonitorSignals", "**Go** eviction: one monitoring step on this host (memory, both file systems, PIDs read and evaluated; pods not read without pressure)",
+		func(b goBench) string { return fmt.Sprintf(" (%.4f %% of a core every 10 s)", b.metrics["cpu-%@10s"]) })
+	add("BenchmarkEvictionDecision", "**Go** eviction: a reading under pressure → eviction handed to the loop, 50 pods (usage from 100 containers' cgroup files and 50 pod directories, rank, choose); the reading comes at most one monitoring interval after the crossing",
+		nil)
+	return rows
+}

@@ -237,7 +237,7 @@ func goRows(benches []goBench) []row {
 				runner: nsString(b.nsPerOp)})
 		}
 	}
-	return rows
+	return append(rows, gcGoRows(byName)...)
 }
 
 // table renders rows as one markdown table.
