@@ -12,10 +12,10 @@ import (
 )
 
 // goBenchPattern selects the benchmarks of the pure parts (runner/,
-// manifest/ and manifest/source/ bench_test.go files).
-const goBenchPattern = `^Benchmark(Plan|Dispatch|Relist|ApplySnapshot|LoadEtcd|ValidateEtcd|LoadConformance|SameSnapshot|KeepUnchanged|Rescan|WriteToSnapshot|URLChangeToSnapshot|URLPollUnchanged)$`
+// manifest/, manifest/source/, gc/ and eviction/ bench_test.go files).
+const goBenchPattern = `^Benchmark(Plan|Dispatch|Relist|ApplySnapshot|LoadEtcd|ValidateEtcd|LoadConformance|SameSnapshot|KeepUnchanged|Rescan|WriteToSnapshot|URLChangeToSnapshot|URLPollUnchanged|PlanContainers|PlanImages|MonitorSignals|EvictionDecision)$`
 
-var goBenchPackages = []string{"./runner", "./manifest", "./manifest/source"}
+var goBenchPackages = []string{"./runner", "./manifest", "./manifest/source", "./gc", "./eviction"}
 
 // goBench is one benchmark's result: ns/op and its other metrics by unit.
 type goBench struct {

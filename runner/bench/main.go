@@ -57,6 +57,7 @@ type options struct {
 	goOnly     bool
 	goResults  string
 	logsDir    string
+	gcOnly     bool
 }
 
 func main() {
@@ -77,12 +78,16 @@ func run() int {
 	flag.BoolVar(&o.goOnly, "go-only", false, "only run the Go benchmarks and save their output to --go-results (no Docker, no lock needed)")
 	flag.StringVar(&o.goResults, "go-results", "", "file of `go test -bench` output: written with --go-only, else read instead of running the Go benchmarks")
 	flag.StringVar(&o.logsDir, "logs-dir", "", "copy runner's logs here before the run's directory is removed")
+	flag.BoolVar(&o.gcOnly, "gc-only", false, "only run the garbage collection phase and print its rows (Docker: hold the e2e lock)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if o.goOnly {
 		return goOnly(ctx, o)
+	}
+	if o.gcOnly {
+		return gcOnly(ctx)
 	}
 	m := readMachine(o.repo)
 	var rows []row
@@ -232,7 +237,10 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 	if res.proxyHop, err = measureProxyHop(ctx, cli, w.proxy.path); err != nil {
 		return err
 	}
-	return measureRunner(ctx, w, b, res, o.steady)
+	if err := measureRunner(ctx, w, b, res, o.steady); err != nil {
+		return err
+	}
+	return measureGC(ctx, cli, w.proxy, runID, res)
 }
 
 // copyLogs copies the runner-*.log files of dir into to.

@@ -117,6 +117,7 @@ func dockerRows(r *results) []row {
 		add(row{measure: fmt.Sprintf("**Teardown** %d manifests deleted at once → all %d containers destroyed", batchPods, r.teardownN),
 			runner: ms(r.teardown), bound: ms(bt), ratio: dratio(r.teardown, bt)})
 	}
+	rows = append(rows, gcRows(&r.gc)...)
 	return rows
 }
 
@@ -244,7 +245,7 @@ func goRows(benches []goBench) []row {
 		rows = append(rows, row{measure: "**Go** source: CPU of polling an unchanged URL (304) every second (server in another process)",
 			runner: fmt.Sprintf("%s CPU per poll = %.4f%% of a core", nsString(b.metrics["cpu-ns/poll"]), b.metrics["cpu-%-at-1s"])})
 	}
-	return rows
+	return append(rows, gcGoRows(byName)...)
 }
 
 // table renders rows as one markdown table.

@@ -52,6 +52,9 @@ type results struct {
 	restartQuiet    time.Duration
 	restartMeasured bool
 
+	// Garbage collection (phase_gc.go).
+	gc gcResults
+
 	// Teardown.
 	teardown   time.Duration // 30 manifests deleted to the last container destroyed
 	teardownN  int           // containers destroyed
