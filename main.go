@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -89,7 +90,7 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		HideVersion:          true,
-		Flags:                append(append(daemonFlags(), urlFlags()...), updateFlags()...),
+		Flags:                slices.Concat(daemonFlags(), urlFlags(), updateFlags(), gcFlags(), evictionFlags()),
 		Action:               daemon,
 		Commands: []*cli.Command{
 			validateCommand(),
@@ -187,6 +188,13 @@ func daemon(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	// Malformed GC or eviction settings stop start-up before anything runs.
+	if _, err := gcConfig(c); err != nil {
+		return cli.Exit(err, exitUsage)
+	}
+	if _, err := evictionConfig(c); err != nil {
+		return cli.Exit(err, exitUsage)
+	}
 	rt, err := docker.New(docker.Config{Endpoint: c.String("docker-endpoint")})
 	if err != nil {
 		return cli.Exit(err, exitUsage)
@@ -216,8 +224,9 @@ func daemon(c *cli.Context) error {
 			Max:     c.Duration("restart-backoff-max"),
 			Reset:   2 * c.Duration("restart-backoff-max"),
 		},
-		LogMaxSize:  c.String("container-log-max-size"),
-		LogMaxFiles: c.Int("container-log-max-files"),
+		LogMaxSize:          c.String("container-log-max-size"),
+		LogMaxFiles:         c.Int("container-log-max-files"),
+		MaxDeadPerContainer: c.Int("maximum-dead-containers-per-container"),
 	})
 	if err != nil {
 		return cli.Exit(err, exitUsage)
@@ -242,6 +251,16 @@ func daemon(c *cli.Context) error {
 	if c.Bool("runonce") {
 		return runOnce(ctx, c, log, r, src.Once())
 	}
+	// Garbage collection and eviction beside the loop.
+	collector, err := newGC(c, gcDeps{Engine: rt, Pods: r, Logger: log})
+	if err != nil {
+		return cli.Exit(err, exitUsage)
+	}
+	evictions, err := newEviction(c, evictionDeps{Loop: r, Engine: rt, Reclaimer: collector, Logger: log})
+	if err != nil {
+		return cli.Exit(err, exitUsage)
+	}
+	r.SetAdmitter(evictions)
 	// sources → safe updates (rollback of failed updates) → the loop.
 	fromSources, snaps := make(chan manifest.Snapshot), make(chan manifest.Snapshot)
 	guard := updateGuard(c, log, r)
@@ -253,6 +272,8 @@ func daemon(c *cli.Context) error {
 		}
 	})
 	wg.Go(func() { _ = guard.Run(srcCtx, fromSources, snaps) })
+	wg.Go(func() { collector.Run(srcCtx) })
+	wg.Go(func() { evictions.Run(srcCtx) })
 	defer func() {
 		stopSrc()
 		wg.Wait()

@@ -82,7 +82,7 @@ func newBenchWorld(b *testing.B, n int, running bool) *benchWorld {
 	if running {
 		ctx := context.Background()
 		for _, pod := range w.pods {
-			sb := w.createStarted(b, ctx, r.sandboxSpec(pod, 0, ""))
+			sb := w.createStarted(b, ctx, r.sandboxSpec(pod, 0, podHashes(pod)[sandboxHashKey]))
 			hash := podHashes(pod)["app"]
 			spec, err := r.containerSpec(pod, &pod.Spec.Containers[0], action{kind: actStartContainer, container: "app"}, sb, hash, nil, runtime.Image{})
 			if err != nil {
@@ -129,7 +129,7 @@ func (w *benchWorld) views() []*podView {
 	for _, pod := range w.pods {
 		out = append(out, &podView{
 			uid: pod.UID, desired: pod, hashes: podHashes(pod),
-			observed: byPod[pod.UID], notBefore: map[string]time.Time{},
+			observed: byPod[pod.UID], notBefore: map[string]time.Time{}, keepDead: 1,
 		})
 	}
 	return out
@@ -138,14 +138,8 @@ func (w *benchWorld) views() []*podView {
 // newLoop is a loop as Run makes it, holding the world's pods as desired
 // and its containers as observed, synced.
 func (w *benchWorld) newLoop() *loop {
-	l := &loop{
-		r:        w.r,
-		desired:  map[types.UID]*v1.Pod{},
-		observed: newObservedState(),
-		pods:     map[types.UID]*podState{},
-		dirty:    map[types.UID]bool{},
-		timer:    time.NewTimer(time.Hour),
-	}
+	l := newLoop(w.r, context.Background())
+	l.timer = time.NewTimer(time.Hour)
 	s := manifest.Snapshot{Source: manifest.SourceFile}
 	for _, p := range w.pods {
 		s.Pods = append(s.Pods, manifest.Pod{Pod: p, Origin: "bench"})

@@ -338,6 +338,9 @@ func (l *loop) dispatch(ctx context.Context) {
 		st.retryAt, st.urgent = time.Time{}, false
 		delete(l.dirty, uid)
 		v := l.view(uid)
+		l.admit(uid, st, v)
+		v.held = st.held
+		noteStopped(st, v)
 		l.syncProbes(uid, v)
 		v.health = l.healthOf(uid)
 		acts, wake := plan(v, now)
@@ -365,7 +368,8 @@ func (l *loop) dispatch(ctx context.Context) {
 // view builds plan's input for a pod.
 func (l *loop) view(uid types.UID) *podView {
 	st := l.podState(uid)
-	v := &podView{uid: uid, desired: l.desired[uid], observed: l.observed.pod(uid), notBefore: st.notBefore, unhealthy: st.unhealthy, origin: l.origins[uid]}
+	v := &podView{uid: uid, desired: l.desired[uid], observed: l.observed.pod(uid), notBefore: st.notBefore, unhealthy: st.unhealthy,
+		origin: l.origins[uid], keepDead: l.r.cfg.MaxDeadPerContainer}
 	if v.desired != nil {
 		if st.startedAt.IsZero() {
 			st.startedAt = time.Now()

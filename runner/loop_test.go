@@ -12,7 +12,6 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/runner-dev/runner/manifest"
 	"github.com/runner-dev/runner/runner/restart"
@@ -714,10 +713,9 @@ func newTestLoop(t *testing.T) *loop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &loop{
-		r: r, desired: map[types.UID]*v1.Pod{}, observed: newObservedState(),
-		pods: map[types.UID]*podState{}, dirty: map[types.UID]bool{}, timer: time.NewTimer(time.Hour),
-	}
+	l := newLoop(r, context.Background())
+	l.timer = time.NewTimer(time.Hour)
+	return l
 }
 
 // TestLoopFailedSyncKeepsNewChanges: after a worker's step failed, the pod

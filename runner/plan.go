@@ -71,6 +71,12 @@ type podView struct {
 	// origin: where the desired pod comes from and which version of it
 	// runs (for the status; plan does not read it).
 	origin manifest.Pod
+	// held: the pod may not run (not admitted, or evicted): nothing starts,
+	// what runs is stopped.
+	held *held
+	// keepDead: how many dead instances of a container stay besides the
+	// current one (Config.MaxDeadPerContainer).
+	keepDead int
 }
 
 // plan decides the next steps for one pod. It is pure: no I/O, no clock but
@@ -108,9 +114,12 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 		acts = append(acts, action{kind: actRemoveContainer, id: old.ID, reason: "old sandbox"})
 	}
 	for name, list := range byName {
-		keep := len(list) - 2 // the latest dead instance before the current one
+		// The latest dead instances before the current one stay (the
+		// kubelet's --maximum-dead-containers-per-container, 1 by default;
+		// negative: all of them, for GC to trim).
+		keepFrom := len(list) - 1 - v.keepDead
 		for i, c := range list[:len(list)-1] {
-			if i == keep && c.State == runtime.StateExited {
+			if c.State == runtime.StateExited && (v.keepDead < 0 || i >= keepFrom) {
 				continue
 			}
 			if c.State == runtime.StateRunning {
@@ -125,6 +134,19 @@ func plan(v *podView, now time.Time) (acts []action, wake time.Time) {
 		}
 	}
 
+	if v.held != nil {
+		// Not admitted, or evicted: what runs stops (with the eviction's
+		// grace period), nothing starts until the pod is admitted again.
+		for name, list := range byName {
+			if last := list[len(list)-1]; last.State == runtime.StateRunning {
+				acts = append(acts, action{kind: actStopContainer, id: last.ID, container: name, grace: v.held.grace, reason: "the pod is held: " + v.held.reason})
+			}
+		}
+		if sb != nil && sb.State == runtime.StateRunning {
+			acts = append(acts, action{kind: actStopSandbox, id: sb.ID, reason: "the pod is held: " + v.held.reason})
+		}
+		return acts, time.Time{}
+	}
 	if !v.deadline.IsZero() && !now.Before(v.deadline) {
 		// activeDeadlineSeconds: the pod has failed; nothing runs again.
 		for name, list := range byName {

@@ -106,7 +106,7 @@ func runPlanCase(t *testing.T, tc planCase) {
 	t.Helper()
 	pod := loadPod(t, strings.ReplaceAll(tc.manifest, "%s", string(tc.policy)))
 	hashes := podHashes(pod)
-	v := &podView{uid: pod.UID, desired: pod, hashes: hashes, blocked: tc.blocked, notBefore: map[string]time.Time{}}
+	v := &podView{uid: pod.UID, desired: pod, hashes: hashes, blocked: tc.blocked, notBefore: map[string]time.Time{}, keepDead: 1}
 	now := epoch.Add(time.Hour)
 	for name, d := range tc.notBefore {
 		v.notBefore[name] = now.Add(d)
@@ -556,7 +556,7 @@ func TestPlanSandboxLossHonoursRestartPolicy(t *testing.T) {
 		pod := loadPod(t, strings.ReplaceAll(planOneApp, "%s", "Never"))
 		h := podHashes(pod)
 		s := observedSandbox(pod, 0, runtime.StateExited)
-		v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{},
+		v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{}, keepDead: 1,
 			observed: []*runtime.Container{s, observedContainer(pod, "app", 0, s, h["app"], runtime.StateRunning, 0)}}
 		got := describe(must(plan(v, epoch)))
 		if !slices.Contains(got, "Stop(app0)") {
@@ -570,7 +570,7 @@ func TestPlanSandboxLossHonoursRestartPolicy(t *testing.T) {
 		pod := loadPod(t, strings.ReplaceAll(planTwoApps, "%s", "OnFailure"))
 		h := podHashes(pod)
 		s := observedSandbox(pod, 0, runtime.StateExited)
-		v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{},
+		v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{}, keepDead: 1,
 			observed: []*runtime.Container{s,
 				observedContainer(pod, "a", 0, s, h["a"], runtime.StateExited, 0),
 				observedContainer(pod, "b", 0, s, h["b"], runtime.StateRunning, 0)}}
@@ -589,7 +589,7 @@ func TestPlanFinishedPodStopsSidecars(t *testing.T) {
 	pod := loadPod(t, strings.ReplaceAll(planSidecar, "%s", "Never"))
 	h := podHashes(pod)
 	s := observedSandbox(pod, 0, runtime.StateRunning)
-	v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{},
+	v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{}, keepDead: 1,
 		observed: []*runtime.Container{s,
 			observedContainer(pod, "side", 0, s, h["side"], runtime.StateRunning, 0),
 			observedContainer(pod, "i2", 0, s, h["i2"], runtime.StateExited, 0),
@@ -618,7 +618,7 @@ func TestPlanIsDeterministic(t *testing.T) {
 			k := (j*7 + i) % len(shuffled)
 			shuffled[j], shuffled[k] = shuffled[k], shuffled[j]
 		}
-		v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{}, observed: shuffled}
+		v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{}, keepDead: 1, observed: shuffled}
 		got := describe(must(plan(v, epoch)))
 		if i == 0 {
 			first = got
@@ -636,3 +636,32 @@ func TestPlanIsDeterministic(t *testing.T) {
 
 // must drops plan's wake time.
 func must(acts []action, _ time.Time) []action { return acts }
+
+// TestPlanKeepsDeadInstances: as many dead instances as configured stay
+// besides the current one; the older ones go.
+func TestPlanKeepsDeadInstances(t *testing.T) {
+	pod := loadPod(t, strings.ReplaceAll(planOneApp, "%s", "Always"))
+	h := podHashes(pod)
+	sb := observedSandbox(pod, 0, runtime.StateRunning)
+	var observed []*runtime.Container
+	for i := range 4 {
+		observed = append(observed, observedContainer(pod, "app", i, sb, h["app"], runtime.StateExited, 1))
+	}
+	observed = append(observed, sb, observedContainer(pod, "app", 4, sb, h["app"], runtime.StateRunning, 0))
+	for _, tc := range []struct {
+		keep int
+		want []string
+	}{
+		{1, []string{"Remove(app0)", "Remove(app1)", "Remove(app2)"}},
+		{2, []string{"Remove(app0)", "Remove(app1)"}},
+		{-1, []string{}},
+	} {
+		v := &podView{uid: pod.UID, desired: pod, hashes: h, notBefore: map[string]time.Time{}, keepDead: tc.keep, observed: observed}
+		acts, _ := plan(v, epoch.Add(time.Hour))
+		got := describe(acts)
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("keep %d: plan = %q, want %q", tc.keep, got, tc.want)
+		}
+	}
+}

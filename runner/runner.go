@@ -48,6 +48,16 @@ type Config struct {
 	Network Network
 	// DNS makes those pods' resolv.conf.
 	DNS DNSConfig
+	// Admitter says whether a pod may start (the eviction manager); nil:
+	// every pod may.
+	Admitter Admitter
+	// MaxPods caps the pods that run (--max-pods); 0: no cap.
+	MaxPods int
+	// MaxDeadPerContainer is how many dead instances of a container stay
+	// besides its current one (--maximum-dead-containers-per-container;
+	// default and least 1: the newest dead instance serves logs --previous
+	// and lastState; negative: all, left to GC).
+	MaxDeadPerContainer int
 }
 
 // Time: runner reads the clock and arms its timers through the time package
@@ -57,10 +67,11 @@ type Config struct {
 // Runner keeps the desired pods running. Create it with New, drive it with
 // Run; read pod statuses from Statuses at any time.
 type Runner struct {
-	cfg    Config
-	log    *slog.Logger
-	status *StatusStore
-	events eventLog
+	cfg        Config
+	log        *slog.Logger
+	status     *StatusStore
+	events     eventLog
+	conditions nodeConditions
 	// volumes owns the pods' directories under RootDir; hooks is what
 	// sandboxes and containers need around them, in order.
 	volumes *volume.Manager
@@ -127,6 +138,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Backoff == (restart.Policy{}) {
 		cfg.Backoff = restart.DefaultPolicy
 	}
+	if cfg.MaxDeadPerContainer == 0 {
+		cfg.MaxDeadPerContainer = 1
+	}
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 30 * time.Second
 	}
@@ -164,7 +178,14 @@ func (r *Runner) call(ctx context.Context) (context.Context, context.CancelFunc)
 // returns, leaving every pod running. It returns an error only when it cannot
 // start (the engine does not answer).
 func (r *Runner) Run(ctx context.Context, snaps <-chan manifest.Snapshot) error {
-	l := &loop{
+	l := newLoop(r, ctx)
+	return l.run(ctx, snaps)
+}
+
+// newLoop is the state of one Run with nothing desired or observed yet;
+// ctx is Run's, for the background work the loop starts.
+func newLoop(r *Runner, ctx context.Context) *loop {
+	return &loop{
 		r:        r,
 		desired:  map[types.UID]*v1.Pod{},
 		observed: newObservedState(),
@@ -173,7 +194,6 @@ func (r *Runner) Run(ctx context.Context, snaps <-chan manifest.Snapshot) error 
 		probed:   map[string]*probed{},
 		ctx:      ctx,
 	}
-	return l.run(ctx, snaps)
 }
 
 // podState is what the loop remembers about one pod beyond the observed
@@ -217,6 +237,10 @@ type podState struct {
 	// startedAt: when the pod first started on this node (its first
 	// sandbox), for activeDeadlineSeconds.
 	startedAt time.Time
+	// admitted: the pod may run (admission.go); held: it may not, and
+	// why (not admitted yet, or evicted).
+	admitted bool
+	held     *held
 }
 
 // syncError is a failed step of a pod's worker, as the status shows it.

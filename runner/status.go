@@ -172,7 +172,17 @@ func (r *Runner) computeStatus(v *podView, st *podState, now time.Time) *v1.Pod 
 	default:
 		s.Phase = v1.PodRunning // every container runs, ran or is restarting
 	}
+	if h := v.held; h != nil {
+		// Evicted: Failed, as the kubelet shows it, until admitted again;
+		// not admitted yet: Pending, with why.
+		s.Phase = v1.PodPending
+		if h.evicted {
+			s.Phase = v1.PodFailed
+		}
+	}
 	switch se := st.syncErr; {
+	case v.held != nil:
+		s.Reason, s.Message = v.held.reason, v.held.message
 	case expired:
 		s.Reason, s.Message = ReasonDeadline, "Pod was active on the node longer than the specified deadline"
 	case se.reason != "" && (se.reason != reasonFailedCreateSandbox || sb == nil || sb.State != runtime.StateRunning):

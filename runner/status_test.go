@@ -22,7 +22,7 @@ func statusOf(t *testing.T, pod *v1.Pod, observed []*runtime.Container, st *podS
 	if st == nil {
 		st = newPodState()
 	}
-	v := &podView{uid: pod.UID, desired: pod, hashes: podHashes(pod), observed: observed, notBefore: st.notBefore}
+	v := &podView{uid: pod.UID, desired: pod, hashes: podHashes(pod), observed: observed, notBefore: st.notBefore, keepDead: 1}
 	before := pod.DeepCopy()
 	got := r.computeStatus(v, st, now)
 	if got == pod {
