@@ -68,6 +68,7 @@ func newEviction(c *cli.Context, deps evictionDeps) (*eviction.Manager, error) {
 		return nil, err
 	}
 	cfg.Loop, cfg.Source, cfg.Reclaimer, cfg.Reporter, cfg.Logger = deps.Loop, deps.Source, deps.Reclaimer, deps.Reporter, deps.Logger
+	cfg.PodsDir = filepath.Join(c.String("root-dir"), "pods")
 	if cfg.Source == nil {
 		root := c.String("root-dir")
 		instance := c.String("instance-id")

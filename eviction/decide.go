@@ -103,6 +103,9 @@ type Admission struct {
 // pods wait (unless they tolerate the memory-pressure taint); under disk
 // or PID pressure every other pod waits.
 func admit(pod *v1.Pod, priority int32, pressure map[v1.NodeConditionType]bool, evictedUnder v1.NodeConditionType) Admission {
+	if evictedUnder == conditionLocalStorage {
+		return Admission{Reason: ReasonEvicted, Message: "The pod was evicted because an emptyDir volume outgrew its sizeLimit; it starts again when its manifest changes or runner restarts."}
+	}
 	if evictedUnder != "" && pressure[evictedUnder] {
 		return Admission{Reason: ReasonEvicted, Message: fmt.Sprintf(
 			"The pod was evicted under %s; it starts again once the node has been out of pressure for the transition period.", evictedUnder)}

@@ -36,6 +36,10 @@ type Config struct {
 	// PriorityClasses resolves priorityClassName besides the system classes
 	// (--priority-class).
 	PriorityClasses map[string]int32
+	// PodsDir is <root-dir>/pods, where the pods' emptyDir volumes are: a
+	// pod whose disk emptyDir outgrows its sizeLimit is evicted, as the
+	// kubelet does. Empty: no such check.
+	PodsDir string
 }
 
 // Manager watches the signals and acts on them. Create it with New and run
@@ -118,7 +122,7 @@ func (m *Manager) Synchronize(ctx context.Context) *Eviction {
 	m.state = state
 	m.pressure = pressures(ev.Conditions)
 	for uid, c := range m.evicted {
-		if !m.pressure[c] {
+		if !m.pressure[c] && c != conditionLocalStorage {
 			delete(m.evicted, uid)
 		}
 	}
@@ -131,7 +135,7 @@ func (m *Manager) Synchronize(ctx context.Context) *Eviction {
 	}
 	if len(ev.Act) == 0 {
 		m.lastAct, m.noVictim = "", false
-		return nil
+		return m.localStorage(ctx)
 	}
 	t := ev.Act[0]
 	if act := t.String(); act != m.lastAct {
@@ -142,6 +146,24 @@ func (m *Manager) Synchronize(ctx context.Context) *Eviction {
 		return nil
 	}
 	return m.evictOne(ctx, t, snap)
+}
+
+// localStorage evicts a pod whose disk emptyDir outgrew its sizeLimit.
+// Called by Synchronize when no threshold calls for an eviction.
+func (m *Manager) localStorage(ctx context.Context) *Eviction {
+	if m.cfg.PodsDir == "" {
+		return nil
+	}
+	pods, err := m.cfg.Loop.ActivePods(ctx)
+	if err != nil {
+		return nil
+	}
+	e, ok := overLimit(ctx, pods, m.cfg.PodsDir)
+	if !ok {
+		return nil
+	}
+	m.evict(ctx, e)
+	return &e
 }
 
 // signals reads the source, logging a failure once per change.
@@ -203,13 +225,19 @@ func (m *Manager) evictOne(ctx context.Context, t Threshold, snap Snapshot) *Evi
 		return nil
 	}
 	m.noVictim = false
+	m.evict(ctx, e)
+	return &e
+}
+
+// evict stops the pod of e through the loop and reports it.
+func (m *Manager) evict(ctx context.Context, e Eviction) {
 	log := m.log.With("pod", e.Pod.Namespace+"/"+e.Pod.Name, "uid", e.Pod.UID)
 	log.Warn("evicting pod", "signal", e.Signal, "grace_period", e.GracePeriod, "message", e.Message)
 	m.mu.Lock()
 	m.evicted[e.Pod.UID] = e.Condition
 	m.mu.Unlock()
 	ectx, cancel := context.WithTimeout(ctx, time.Duration(e.GracePeriod)*time.Second+podCleanupTimeout)
-	err = m.cfg.Loop.Evict(ectx, e)
+	err := m.cfg.Loop.Evict(ectx, e)
 	cancel()
 	if err != nil {
 		log.Warn("eviction did not finish", "error", err)
@@ -217,7 +245,6 @@ func (m *Manager) evictOne(ctx context.Context, t Threshold, snap Snapshot) *Evi
 	if m.cfg.Reporter != nil {
 		m.cfg.Reporter.Evicted(e)
 	}
-	return &e
 }
 
 // Admit says whether pod may start now. The loop calls it, on its own
