@@ -57,6 +57,9 @@ func (p probeInput) apply(l *loop) {
 	if !ev.Changed {
 		return
 	}
+	// As the kubelet's "SyncLoop (probe)" line: every change of a probe's
+	// status, so that a container turning ready or unready is in the log.
+	log.Info("probe status changed", "container", pr.name, "probe", ev.Kind.String(), "status", ev.Status.String())
 	pr.status[ev.Kind] = ev.Status
 	l.dirty[pr.uid] = true
 	if ev.Status == probe.StatusFailure && (ev.Kind == probe.Liveness || ev.Kind == probe.Startup) {
