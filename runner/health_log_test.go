@@ -71,3 +71,24 @@ func TestHealthProbeChangesLogged(t *testing.T) {
 		}
 	})
 }
+
+// TestHealthTerminationMessageLogged: a termination message read back is
+// logged (debug) with its container, beside going into the status.
+func TestHealthTerminationMessageLogged(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		var log logBuffer
+		h := startRunner(t, rt, Config{Logger: log.logger()})
+		pod := loadPod(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: msg, namespace: ns}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: app, image: runner.local/busybox:test, terminationMessagePolicy: FallbackToLogsOnError}\n")
+		h.send(pod)
+		waitFor(t, "the pod to run", func() bool { return running(t, rt, pod, "app") })
+		c, _ := latestOf(t, rt, pod, "app")
+		if err := rt.WriteLog(c.ID, "fatal: out of cheese\n", ""); err != nil {
+			t.Fatal(err)
+		}
+		rt.Exit(c.ID, 3)
+		waitFor(t, "the message's log line", func() bool {
+			return len(log.lines(`msg="termination message read"`, "container=app", `out of cheese`)) == 1
+		})
+	})
+}
