@@ -220,10 +220,10 @@ func tableRow(out, pod, ready, status, restarts string) bool {
 }
 
 // TestProbeHTTPReadinessFlips: an httpGet readiness probe against busybox
-// httpd: the pod is not Ready while the page is missing (--runonce waits,
-// then exits 1 with READY 0/1), turns ready when it appears, unready when
-// it goes, ready again, and --runonce then exits 0 with 1/1. The container
-// is never restarted.
+// httpd: the container is not ready while the page is missing, turns ready
+// when it appears, unready when it goes, ready again; never restarted. The
+// pod status agrees: with the page missing --runonce waits and exits 1 with
+// READY 0/1, with it there it exits 0 with 1/1.
 func TestProbeHTTPReadinessFlips(t *testing.T) {
 	h := newHarness(t)
 	h.writeManifest("web.yaml", `apiVersion: v1
@@ -239,28 +239,36 @@ spec:
     ports: [{name: http, containerPort: 8080}]
     readinessProbe: {httpGet: {path: /ready.html, port: http}, periodSeconds: 1, failureThreshold: 1}
 `)
-	code, out := h.run(time.Minute, "--runonce", "--runonce-timeout", "8s")
-	if code != 1 || !tableRow(out, "web-e2e", "0/1", "Running", "0") {
-		t.Fatalf("runonce with the page missing: exit %d, want 1 and web-e2e 0/1 Running:\n%s", code, out)
-	}
-
 	p := h.start()
 	pod := podField("web")
 	changed := func(status string) []string {
 		return p.linesWith(pod, `msg="probe status changed"`, "container=web", "probe=Readiness", "status="+status)
 	}
-	p.awaitLines(t, 30*time.Second, 2, pod, "reason=Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 404")
+	p.awaitLines(t, time.Minute, 2, pod, "reason=Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 404")
 	if got := changed("success"); len(got) != 0 {
 		t.Fatalf("ready while the page is missing: %q", got)
 	}
-	h.execIn("web", "web", "cp", "/srv/index.html", "/srv/ready.html")
-	testenv.Eventually(t, 20*time.Second, "ready", func() bool { return len(changed("success")) == 1 })
-	h.execIn("web", "web", "rm", "/srv/ready.html")
-	testenv.Eventually(t, 20*time.Second, "unready", func() bool { return len(changed("failure")) == 1 })
-	h.execIn("web", "web", "cp", "/srv/index.html", "/srv/ready.html")
-	testenv.Eventually(t, 20*time.Second, "ready again", func() bool { return len(changed("success")) == 2 })
+	for i, step := range []struct {
+		cmd      []string
+		up, down int // lines of each change expected after the step
+	}{
+		{[]string{"cp", "/srv/index.html", "/srv/ready.html"}, 1, 0},
+		{[]string{"rm", "/srv/ready.html"}, 1, 1},
+		{[]string{"cp", "/srv/index.html", "/srv/ready.html"}, 2, 1},
+		{[]string{"rm", "/srv/ready.html"}, 2, 2},
+	} {
+		h.execIn("web", "web", step.cmd...)
+		testenv.Eventually(t, 20*time.Second, fmt.Sprintf("step %d: %v", i, step.cmd), func() bool {
+			return len(changed("success")) == step.up && len(changed("failure")) == step.down
+		})
+	}
 	p.stop(t)
 
+	code, out := h.run(time.Minute, "--runonce", "--runonce-timeout", "5s")
+	if code != 1 || !tableRow(out, "web-e2e", "0/1", "Running", "0") {
+		t.Errorf("runonce with the page missing: exit %d, want 1 and web-e2e 0/1 Running:\n%s", code, out)
+	}
+	h.execIn("web", "web", "cp", "/srv/index.html", "/srv/ready.html")
 	code, out = h.run(time.Minute, "--runonce", "--runonce-timeout", "30s")
 	if code != 0 || !tableRow(out, "web-e2e", "1/1", "Running", "0") {
 		t.Errorf("runonce with the page there: exit %d, want 0 and web-e2e 1/1 Running:\n%s", code, out)
