@@ -57,6 +57,9 @@ func (p probeInput) apply(l *loop) {
 	if !ev.Changed {
 		return
 	}
+	// As the kubelet's "SyncLoop (probe)" line: every change of a probe's
+	// status, so that a container turning ready or unready is in the log.
+	log.Info("probe status changed", "container", pr.name, "probe", ev.Kind.String(), "status", ev.Status.String())
 	pr.status[ev.Kind] = ev.Status
 	l.dirty[pr.uid] = true
 	if ev.Status == probe.StatusFailure && (ev.Kind == probe.Liveness || ev.Kind == probe.Startup) {
@@ -148,11 +151,14 @@ const (
 
 // termMessage is a container's termination message, read off the loop.
 type termMessage struct {
-	uid types.UID
-	id  string
-	msg string
+	uid  types.UID
+	id   string
+	name string
+	msg  string
 }
 
+// apply keeps the message for the container's status and logs it (at
+// debug: it is up to 4 KiB of the container's own words).
 func (t termMessage) apply(l *loop) {
 	if st := l.pods[t.uid]; st != nil && t.msg != "" {
 		if st.termMessages == nil {
@@ -160,6 +166,9 @@ func (t termMessage) apply(l *loop) {
 		}
 		st.termMessages[t.id] = t.msg
 		l.dirty[t.uid] = true
+		if pod := l.desired[t.uid]; pod != nil {
+			l.r.podLogger(pod).Debug("termination message read", "container", t.name, "container_id", shortID(t.id), "message", t.msg)
+		}
 	}
 }
 
@@ -186,7 +195,7 @@ func (l *loop) readTermination(pod *v1.Pod, c *runtime.Container) {
 			msg = l.r.logTail(ctx, id)
 		}
 		if msg != "" {
-			l.r.submit(ctx, termMessage{uid: uid, id: id, msg: msg})
+			l.r.submit(ctx, termMessage{uid: uid, id: id, name: name, msg: msg})
 		}
 	})
 }

@@ -12,6 +12,8 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then need+=(busybox-static); fi
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
+# The etcd e2e test makes its TLS certificates with openssl.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -51,4 +53,30 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
     --change 'CMD ["sh"]' \
     - "$image" >/dev/null
 fi
-echo "setup: ready (docker $(docker version --format '{{.Server.Version}}'), image $image)"
+# The etcd image (the e2e test of a real workload, kubeadm's etcd.yaml): the
+# etcd binary of Debian's etcd-server package, with the dynamic loader and
+# the libraries it links, in an otherwise empty root file system.
+etcd_image=runner.local/etcd:test
+if ! docker image inspect "$etcd_image" >/dev/null 2>&1; then
+  echo "setup: importing $etcd_image from Debian's etcd-server package"
+  etcd_dir=$(mktemp -d)
+  trap 'rm -rf "${dir:-}" "$etcd_dir"' EXIT
+  if ! (cd "$etcd_dir" && apt-get download -qq etcd-server >/dev/null 2>&1); then
+    apt-get update -qq
+    (cd "$etcd_dir" && apt-get download -qq etcd-server >/dev/null 2>&1)
+  fi
+  mkdir -p "$etcd_dir/deb" "$etcd_dir/root/usr/bin" "$etcd_dir/root/tmp" "$etcd_dir/root/var/lib/etcd"
+  dpkg-deb -x "$etcd_dir"/etcd-server_*.deb "$etcd_dir/deb"
+  cp "$etcd_dir/deb/usr/bin/etcd" "$etcd_dir/root/usr/bin/etcd"
+  # Every absolute path ldd names (the libraries and the loader), as files.
+  for lib in $(ldd "$etcd_dir/deb/usr/bin/etcd" | grep -o '/[^ ]*'); do
+    mkdir -p "$etcd_dir/root$(dirname "$lib")"
+    cp -L "$lib" "$etcd_dir/root$lib"
+  done
+  "$etcd_dir/deb/usr/bin/etcd" --version >/dev/null
+  tar -C "$etcd_dir/root" -c . | docker import \
+    --change 'ENV PATH=/usr/bin' \
+    --change 'CMD ["etcd"]' \
+    - "$etcd_image" >/dev/null
+fi
+echo "setup: ready (docker $(docker version --format '{{.Server.Version}}'), images $image $etcd_image)"

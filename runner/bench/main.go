@@ -53,6 +53,8 @@ type options struct {
 	steady     time.Duration
 	timeout    time.Duration
 	skipGo     bool
+	probesOnly bool
+	skipProbes bool
 	skipDocker bool
 	goOnly     bool
 	goResults  string
@@ -72,8 +74,10 @@ func run() int {
 	flag.StringVar(&o.goCmd, "go", "go", "go command")
 	flag.StringVar(&o.benchtime, "benchtime", "200ms", "go test -benchtime")
 	flag.DurationVar(&o.steady, "steady", time.Minute, "steady-state window")
-	flag.DurationVar(&o.timeout, "timeout", 8*time.Minute, "limit of the Docker phases")
+	flag.DurationVar(&o.timeout, "timeout", 16*time.Minute, "limit of the Docker phases")
 	flag.BoolVar(&o.skipGo, "skip-go", false, "skip the Go benchmarks")
+	flag.BoolVar(&o.probesOnly, "probes-only", false, "of the Docker phases, run only the probe phase (BENCHMARKS.md is not written)")
+	flag.BoolVar(&o.skipProbes, "skip-probes", false, "skip the probe phase")
 	flag.BoolVar(&o.skipDocker, "skip-docker", false, "skip everything that uses Docker")
 	flag.BoolVar(&o.goOnly, "go-only", false, "only run the Go benchmarks and save their output to --go-results (no Docker, no lock needed)")
 	flag.StringVar(&o.goResults, "go-results", "", "file of `go test -bench` output: written with --go-only, else read instead of running the Go benchmarks")
@@ -99,6 +103,7 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "bench:", failed)
 		}
 		rows = append(rows, dockerRows(res)...)
+		rows = append(rows, probeRows(&res.probes)...)
 	}
 	if !o.skipGo && ctx.Err() == nil {
 		out, err := goBenchOutput(ctx, o)
@@ -115,7 +120,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench: failed; BENCHMARKS.md not written")
 		return 1
 	}
-	if o.out != "" && !o.skipDocker && !o.skipGo {
+	if o.out != "" && !o.skipDocker && !o.skipGo && !o.probesOnly && !o.skipProbes {
 		if err := writeMarkdown(o.out, m, tbl); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			return 1
@@ -237,10 +242,18 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 	if res.proxyHop, err = measureProxyHop(ctx, cli, w.proxy.path); err != nil {
 		return err
 	}
-	if err := measureRunner(ctx, w, b, res, o.steady); err != nil {
-		return err
+	if !o.probesOnly {
+		if err := measureRunner(ctx, w, b, res, o.steady); err != nil {
+			return err
+		}
+		if err := measureGC(ctx, cli, w.proxy, runID, res); err != nil {
+			return err
+		}
 	}
-	return measureGC(ctx, cli, w.proxy, runID, res)
+	if o.skipProbes {
+		return nil
+	}
+	return measureProbes(ctx, w, &res.probes, o.steady)
 }
 
 // copyLogs copies the runner-*.log files of dir into to.

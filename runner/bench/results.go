@@ -59,4 +59,7 @@ type results struct {
 	teardown   time.Duration // 30 manifests deleted to the last container destroyed
 	teardownN  int           // containers destroyed
 	teardownOK bool
+
+	// Probes (phase_probes.go).
+	probes probeResults
 }

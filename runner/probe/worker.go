@@ -44,11 +44,19 @@ func (w *worker) run(ctx context.Context) {
 	if w.notBefore.After(first) {
 		first = w.notBefore
 	}
+	// scheduled is when the attempt about to run was due: the first delay's
+	// end (or now, when that has passed), then the ticker's ticks.
+	scheduled := first
+	if now := time.Now(); now.After(first) {
+		scheduled = now
+	}
 	if !sleepUntil(ctx, first) {
 		return
 	}
-	ticker := time.NewTicker(seconds(w.spec.PeriodSeconds, defaultPeriodSeconds))
+	period := seconds(w.spec.PeriodSeconds, defaultPeriodSeconds)
+	ticker := time.NewTicker(period)
 	defer ticker.Stop()
+	ticking := time.Now() // the ticker fires at ticking + k*period
 	timeout := seconds(w.spec.TimeoutSeconds, defaultTimeoutSeconds)
 	t := newTally(w.kind, w.spec.SuccessThreshold, w.spec.FailureThreshold)
 	for {
@@ -57,7 +65,10 @@ func (w *worker) run(ctx context.Context) {
 			return // stopped mid-probe: the container is gone, say nothing
 		}
 		changed := t.observe(attempt.Outcome)
-		w.log.Debug("probe", "probe", w.kind.String(), "outcome", attempt.Outcome.String(), "status", t.status.String())
+		// latency: from when the attempt was due to its result (what the
+		// benchmark's p99 reads).
+		w.log.Debug("probe", "probe", w.kind.String(), "outcome", attempt.Outcome.String(), "status", t.status.String(),
+			"latency", time.Since(scheduled))
 		if changed || attempt.Outcome != Success {
 			w.report(ctx, Event{
 				ContainerID:                   w.target.ContainerID,
@@ -81,6 +92,11 @@ func (w *worker) run(ctx context.Context) {
 			return
 		case <-ticker.C:
 		}
+		// The latest tick due: a tick missed during a long attempt is
+		// dropped by the ticker, and the attempt it delivers late counts
+		// from the tick it stands for.
+		now := time.Now()
+		scheduled = ticking.Add(now.Sub(ticking) / period * period)
 	}
 }
 
