@@ -100,7 +100,7 @@ func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.P
 	if err := runPhase(r.hooks, log, "poststart container", false, func(h containerPoststartHook) error { return h.poststartContainer(ctx, run) }); err != nil {
 		// A container whose postStart failed is killed; it then restarts
 		// per the pod's policy, as with the kubelet.
-		if serr := r.stopContainer(ctx, log, &c.c, pod, nil); serr != nil {
+		if serr := r.stopContainer(ctx, log, &c.c, pod, nil, ""); serr != nil {
 			err = errors.Join(err, serr)
 		}
 		return c, waitingReason{}, err

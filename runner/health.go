@@ -29,6 +29,14 @@ type probed struct {
 	spec   *v1.Container
 }
 
+// unhealthy is a running container a liveness or startup probe failed: it
+// is killed with the probe's grace period (nil: the pod's), and the Killing
+// event says message.
+type unhealthy struct {
+	grace   *int64
+	message string
+}
+
 // health is how a container's probes see it, for the status.
 type health struct {
 	started, ready bool
@@ -65,11 +73,11 @@ func (p probeInput) apply(l *loop) {
 	if ev.Status == probe.StatusFailure && (ev.Kind == probe.Liveness || ev.Kind == probe.Startup) {
 		st := l.podState(pr.uid)
 		if st.unhealthy == nil {
-			st.unhealthy = map[string]*int64{}
+			st.unhealthy = map[string]unhealthy{}
 		}
-		st.unhealthy[ev.ContainerID] = ev.TerminationGracePeriodSeconds
-		l.r.record(log, refOf(pod), EventNormal, ReasonKilling, pr.name,
-			fmt.Sprintf("Container %s failed %s probe, will be restarted", pr.name, strings.ToLower(ev.Kind.String())))
+		// The kill's Killing event says why (stopContainer records it).
+		st.unhealthy[ev.ContainerID] = unhealthy{grace: ev.TerminationGracePeriodSeconds,
+			message: fmt.Sprintf("Container %s failed %s probe, will be restarted", pr.name, strings.ToLower(ev.Kind.String()))}
 	}
 }
 

@@ -109,13 +109,14 @@ func TestHealthLivenessRestarts(t *testing.T) {
 		if cs.RestartCount != 1 || cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ContainerID != "docker://"+first.ID {
 			t.Errorf("restartCount %d, lastState %+v; want 1 and the killed container", cs.RestartCount, cs.LastTerminationState)
 		}
-		var unhealthy, killing bool
+		var unhealthy, killing, killings bool
 		for _, e := range h.r.Events() {
 			unhealthy = unhealthy || e.Reason == ReasonUnhealthy && strings.Contains(e.Message, "Liveness probe failed")
 			killing = killing || e.Reason == ReasonKilling && strings.Contains(e.Message, "failed liveness probe, will be restarted")
+			killings = killings || e.Reason == ReasonKilling && !strings.Contains(e.Message, "probe")
 		}
-		if !unhealthy || !killing {
-			t.Errorf("events %+v lack Unhealthy (liveness) or the Killing for the probe", h.r.Events())
+		if !unhealthy || !killing || killings {
+			t.Errorf("events %+v: want Unhealthy (liveness) and one Killing that names the probe", h.r.Events())
 		}
 	})
 }
@@ -315,6 +316,15 @@ func TestHealthActiveDeadline(t *testing.T) {
 			if c.State == runtime.StateRunning {
 				t.Errorf("%s still runs after the deadline", c.Name)
 			}
+		}
+		n := 0
+		for _, e := range h.r.Events() {
+			if e.Reason == ReasonDeadline {
+				n += e.Count
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d DeadlineExceeded events, want 1", n)
 		}
 		if c, _ := latestOf(t, rt, pod, "app"); attemptOf(&c) != 0 {
 			t.Error("restarted after the deadline")

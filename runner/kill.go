@@ -35,7 +35,7 @@ func (r *Runner) killPod(ctx context.Context, log *slog.Logger, pod *v1.Pod, ref
 			continue
 		}
 		wg.Go(func() {
-			if err := r.stopContainer(ctx, log, c, pod, nil); err != nil {
+			if err := r.stopContainer(ctx, log, c, pod, nil, ""); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -71,7 +71,7 @@ func (r *Runner) killPod(ctx context.Context, log *slog.Logger, pod *v1.Pod, ref
 // its stop signal and, after what is left of the grace period, SIGKILL. The
 // grace period is the override's when given (a probe's), else the pod's,
 // from the pod when it is still desired, else from the container's label.
-func (r *Runner) stopContainer(ctx context.Context, log *slog.Logger, c *runtime.Container, pod *v1.Pod, override *int64) error {
+func (r *Runner) stopContainer(ctx context.Context, log *slog.Logger, c *runtime.Container, pod *v1.Pod, override *int64, why string) error {
 	if c.State == runtime.StateExited {
 		return nil
 	}
@@ -87,7 +87,10 @@ func (r *Runner) stopContainer(ctx context.Context, log *slog.Logger, c *runtime
 		}
 	}
 	name, attempt := instanceOf(c.Labels)
-	r.record(log, refOfContainer(c), EventNormal, ReasonKilling, name, "Stopping container "+name, "grace_period", grace)
+	if why == "" {
+		why = "Stopping container " + name
+	}
+	r.record(log, refOfContainer(c), EventNormal, ReasonKilling, name, why, "grace_period", grace)
 	run := &containerRun{log: log, ref: refOfContainer(c), pod: pod, name: name, attempt: attempt, container: c, sandboxID: c.Labels[LabelSandboxID]}
 	if pod != nil {
 		run.spec, _ = findSpec(pod, name)

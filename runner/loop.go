@@ -345,6 +345,10 @@ func (l *loop) dispatch(ctx context.Context) {
 		v.health = l.healthOf(uid)
 		acts, wake := plan(v, now)
 		st.wake = wake
+		if !v.deadline.IsZero() && !now.Before(v.deadline) && !st.deadlineSaid {
+			st.deadlineSaid = true
+			l.r.record(l.r.podLogger(v.desired), refOf(v.desired), EventNormal, ReasonDeadline, "", "Pod was active on the node longer than the specified deadline")
+		}
 		if v.desired != nil {
 			l.r.status.put(uid, l.r.computeStatus(v, st, now))
 		}

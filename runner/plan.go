@@ -37,8 +37,10 @@ type action struct {
 	id        string // StopContainer, RemoveContainer, StopSandbox
 	reason    string // why, for the log
 	// grace overrides the pod's grace period (StopContainer of a liveness
-	// kill with a probe-level terminationGracePeriodSeconds).
+	// kill with a probe-level terminationGracePeriodSeconds); event is then
+	// the Killing event's message (why it is killed).
 	grace *int64
+	event string
 }
 
 // podView is everything plan needs to know about one pod. The loop builds it
@@ -61,7 +63,7 @@ type podView struct {
 	netReady map[string]bool
 	// unhealthy: running containers (by ID) a liveness or startup probe
 	// failed, to be killed with the probe's grace period (nil: the pod's).
-	unhealthy map[string]*int64
+	unhealthy map[string]unhealthy
 	// health: the probes' view of the probed containers, by ID (for the
 	// status; plan does not read it).
 	health map[string]health
@@ -265,8 +267,8 @@ func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[s
 				acts = append(acts, action{kind: actStopContainer, id: c.ID, container: name, reason: "container spec changed"})
 				return false
 			}
-			if grace, ok := v.unhealthy[c.ID]; ok {
-				acts = append(acts, action{kind: actStopContainer, id: c.ID, container: name, grace: grace, reason: "its liveness or startup probe failed"})
+			if u, ok := v.unhealthy[c.ID]; ok {
+				acts = append(acts, action{kind: actStopContainer, id: c.ID, container: name, grace: u.grace, event: u.message, reason: "its liveness or startup probe failed"})
 			}
 			return false
 		default: // exited
@@ -294,8 +296,8 @@ func planContainers(v *podView, pod *v1.Pod, sb *runtime.Container, byName map[s
 		c := latest(ic.Name, true)
 		if isSidecar(ic) {
 			if c != nil && c.State == runtime.StateRunning && !hashChanged(c.Labels, LabelContainerHash, v.hashes[ic.Name]) {
-				if grace, ok := v.unhealthy[c.ID]; ok {
-					acts = append(acts, action{kind: actStopContainer, id: c.ID, container: ic.Name, grace: grace, reason: "its liveness or startup probe failed"})
+				if u, ok := v.unhealthy[c.ID]; ok {
+					acts = append(acts, action{kind: actStopContainer, id: c.ID, container: ic.Name, grace: u.grace, event: u.message, reason: "its liveness or startup probe failed"})
 				}
 				continue // a running sidecar lets the next init container start
 			}

@@ -229,7 +229,7 @@ type podState struct {
 	destroyed bool
 	// unhealthy: running containers (by ID) whose liveness or startup probe
 	// failed, to be killed with the probe's grace period (nil: the pod's).
-	unhealthy map[string]*int64
+	unhealthy map[string]unhealthy
 	// termMessages: exited containers' termination messages, by ID;
 	// termRead: those whose message was asked for.
 	termMessages map[string]string
@@ -237,6 +237,8 @@ type podState struct {
 	// startedAt: when the pod first started on this node (its first
 	// sandbox), for activeDeadlineSeconds.
 	startedAt time.Time
+	// deadlineSaid: the DeadlineExceeded event was recorded.
+	deadlineSaid bool
 	// admitted: the pod may run (admission.go); held: it may not, and
 	// why (not admitted yet, or evicted).
 	admitted bool

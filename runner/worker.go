@@ -228,7 +228,7 @@ actions:
 				res.destroyed = true
 			}
 		case actStopContainer:
-			err = r.stopContainer(ctx, log, findContainer(o.observed, a.id), o.pod, a.grace)
+			err = r.stopContainer(ctx, log, findContainer(o.observed, a.id), o.pod, a.grace, a.event)
 			touched[a.id] = true
 		case actStopSandbox:
 			err = r.stopSandbox(ctx, log, o.pod, findContainer(o.observed, a.id))
