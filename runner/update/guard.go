@@ -172,6 +172,8 @@ func (g *Guard) evaluate(s manifest.Snapshot, now time.Time) (manifest.Snapshot,
 		case stepReady:
 			if rec.Updating == view.sum {
 				g.log.Info("update is Ready; it is now the version to roll back to", "origin", o, "sha256", short(view.sum))
+			} else {
+				g.log.Info("manifest runs Ready; this is the version to roll back to", "origin", o, "sha256", short(view.sum))
 			}
 			rec.ReadySum, rec.ReadyContent, rec.ReadySince = view.sum, pods[0].Content, now
 			rec.Updating, rec.Since = "", time.Time{}
