@@ -38,7 +38,10 @@ type Config struct {
 	// CNITimeout bounds each CNI ADD and DEL (cni.Config.Timeout); zero:
 	// cni.DefaultTimeout.
 	CNITimeout time.Duration
-	Logger     *slog.Logger
+	// Trace, when set, is told of every plugin and iptables run
+	// (cni.Config.Trace), for measurements.
+	Trace  func(cni.Call)
+	Logger *slog.Logger
 }
 
 // Sandbox is what Attach needs to know of a pod sandbox.
@@ -115,7 +118,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	cniCfg := cni.Config{BinDirs: cfg.BinDirs, CacheDir: filepath.Join(cfg.Dir, "cni-cache"), Timeout: cfg.CNITimeout}
+	cniCfg := cni.Config{BinDirs: cfg.BinDirs, CacheDir: filepath.Join(cfg.Dir, "cni-cache"), Timeout: cfg.CNITimeout, Trace: cfg.Trace}
 	open := func(n cni.Network) (attacher, error) { return cni.Open(cniCfg, n) }
 	if _, err := open(choice.Network); err != nil {
 		return nil, err

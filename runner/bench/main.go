@@ -57,6 +57,8 @@ type options struct {
 	goOnly     bool
 	goResults  string
 	logsDir    string
+	// networkOnly runs only the pod network's phases.
+	networkOnly bool
 }
 
 func main() {
@@ -77,6 +79,7 @@ func run() int {
 	flag.BoolVar(&o.goOnly, "go-only", false, "only run the Go benchmarks and save their output to --go-results (no Docker, no lock needed)")
 	flag.StringVar(&o.goResults, "go-results", "", "file of `go test -bench` output: written with --go-only, else read instead of running the Go benchmarks")
 	flag.StringVar(&o.logsDir, "logs-dir", "", "copy runner's logs here before the run's directory is removed")
+	flag.BoolVar(&o.networkOnly, "network-only", false, "of the Docker phases, only the pod network's (no BENCHMARKS.md)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -94,6 +97,7 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "bench:", failed)
 		}
 		rows = append(rows, dockerRows(res)...)
+		rows = append(rows, networkRows(res)...)
 	}
 	if !o.skipGo && ctx.Err() == nil {
 		out, err := goBenchOutput(ctx, o)
@@ -110,7 +114,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench: failed; BENCHMARKS.md not written")
 		return 1
 	}
-	if o.out != "" && !o.skipDocker && !o.skipGo {
+	if o.out != "" && !o.skipDocker && !o.skipGo && !o.networkOnly {
 		if err := writeMarkdown(o.out, m, tbl); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			return 1
@@ -232,7 +236,15 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 	if res.proxyHop, err = measureProxyHop(ctx, cli, w.proxy.path); err != nil {
 		return err
 	}
-	return measureRunner(ctx, w, b, res, o.steady)
+	if !o.networkOnly {
+		if err := measureRunner(ctx, w, b, res, o.steady); err != nil {
+			return err
+		}
+	}
+	if err := measureBreakdown(ctx, hex.EncodeToString(id), res); err != nil {
+		return err
+	}
+	return measureNetworkBatches(ctx, w, res)
 }
 
 // copyLogs copies the runner-*.log files of dir into to.

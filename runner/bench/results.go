@@ -56,4 +56,7 @@ type results struct {
 	teardown   time.Duration // 30 manifests deleted to the last container destroyed
 	teardownN  int           // containers destroyed
 	teardownOK bool
+
+	// Pod network (phase_network.go).
+	net netResults
 }
