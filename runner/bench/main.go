@@ -215,7 +215,7 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 		logf("cleaning up (run %s)", runID)
 		cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer ccancel()
-		errs := []error{retErr, b.cleanup(cctx), removeLabelled(cctx, cli, boundLabel, runID), deleteLink(boundBridge), w.cleanup(cctx)}
+		errs := []error{retErr, b.cleanup(cctx), removeLabelled(cctx, cli, boundLabel, runID), cni.RemoveNode(cctx, boundBridge, nil), w.cleanup(cctx)}
 		stopRec()
 		<-w.rec.done
 		<-w.boundRec.done
@@ -230,6 +230,10 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 		}
 		retErr = errors.Join(errs...)
 	}()
+	// The bound's network is set up once, as runner sets its own up at start.
+	if _, err := cni.EnsureNode(ctx, plugin.Network().Node()); err != nil {
+		return err
+	}
 	if w.proxy, err = startProxy(filepath.Join(dir, "docker.sock"), dockerSocket); err != nil {
 		return err
 	}
