@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/runner-dev/runner/net/cni"
@@ -90,9 +91,10 @@ type Manager struct {
 	recs     map[string]*record     // sandbox ID → record
 	networks map[string]cni.Network // ID → network, those records refer to
 
-	// nodeMu serialises EnsureNode; nodeEnsured is set once it succeeded.
+	// nodeMu serialises EnsureNode; nodeEnsured is set once it succeeded
+	// (read without nodeMu, so that Attach never waits for a relist's check).
 	nodeMu      sync.Mutex
-	nodeEnsured bool
+	nodeEnsured atomic.Bool
 	// ensureNode and removeNode are cni.EnsureNode and cni.RemoveNode (unit
 	// tests replace them).
 	ensureNode func(context.Context, cni.Node) ([]string, error)

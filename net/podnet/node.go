@@ -29,7 +29,7 @@ func (m *Manager) EnsureNode(ctx context.Context) error {
 	for _, bridge := range slices.Sorted(maps.Keys(nodes)) {
 		changed, err := m.ensureNode(ctx, cni.Node{Bridge: bridge, CIDRs: nodes[bridge], Trace: m.cfg.Trace})
 		if len(changed) > 0 {
-			if m.nodeEnsured {
+			if m.nodeEnsured.Load() {
 				m.log.Warn("restored the node's pod network set-up (changed or deleted from outside runner)", "bridge", bridge, "changes", fmt.Sprint(changed))
 			} else {
 				m.log.Info("node's pod network set up", "bridge", bridge, "ranges", fmt.Sprint(nodes[bridge]), "changes", fmt.Sprint(changed))
@@ -42,7 +42,7 @@ func (m *Manager) EnsureNode(ctx context.Context) error {
 	}
 	err := errors.Join(errs...)
 	if err == nil {
-		m.nodeEnsured = true
+		m.nodeEnsured.Store(true)
 	}
 	return err
 }
@@ -54,10 +54,7 @@ func (m *Manager) ensureNodeOnce(ctx context.Context) error {
 	if m.current.Plugin != cni.Kubenet {
 		return nil
 	}
-	m.nodeMu.Lock()
-	done := m.nodeEnsured
-	m.nodeMu.Unlock()
-	if done {
+	if m.nodeEnsured.Load() {
 		return nil
 	}
 	return m.EnsureNode(ctx)

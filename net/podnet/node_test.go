@@ -169,3 +169,33 @@ func TestPortmapOnlyForHostPorts(t *testing.T) {
 		}
 	}
 }
+
+// Attaches run beside the loop's EnsureNode (a relist) and each other: every
+// sandbox gets its own address, the node is set up once.
+func TestConcurrentAttachAndEnsureNode(t *testing.T) {
+	e := newEnv(t)
+	errs := make(chan error, 16)
+	for n := range 8 {
+		go func() {
+			_, err := e.m.Attach(t.Context(), sandbox(n))
+			errs <- err
+		}()
+		go func() { errs <- e.m.EnsureNode(t.Context()) }()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[netip.Addr]bool{}
+	for n := range 8 {
+		ip, ok := e.m.IP(sandbox(n).ID)
+		if !ok || seen[ip] {
+			t.Fatalf("sandbox %d: address %v %v (duplicate or none)", n, ip, ok)
+		}
+		seen[ip] = true
+	}
+	if got := e.nodes.servedBy("rtest0"); !slices.Equal(got, prefixes("10.219.250.0/24")) {
+		t.Errorf("served %v", got)
+	}
+}
