@@ -59,7 +59,7 @@ func newTestNet(t *testing.T) *testNet {
 	}
 	tn.plugin = p
 	t.Cleanup(func() {
-		if err := RemoveNode(context.Background(), tn.bridge, nil); err != nil {
+		if err := RemoveNode(context.Background(), p.Network().Node()); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 	})

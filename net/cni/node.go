@@ -31,11 +31,19 @@ import (
 //	        RUNNER-FWD-<bridge>: -i <bridge> -j ACCEPT
 //	                             -o <bridge> --ctstate RELATED,ESTABLISHED -j ACCEPT
 //	                             -o <bridge> --ctstate DNAT -j ACCEPT (hostPorts)
+//
+// The bridge must be runner's: an interface of that name that is not a
+// bridge, or a bridge holding an IPv4 address that is neither the gateway of
+// CIDRs nor of Owned (docker0, a CNI plugin's cni0 named by mistake), makes
+// EnsureNode fail and RemoveNode keep the bridge.
 type Node struct {
 	Bridge string
 	// CIDRs are the ranges the bridge serves: the current PodCIDR and the
 	// earlier ones whose pods still run.
 	CIDRs []netip.Prefix
+	// Owned are ranges runner served on the bridge before: EnsureNode
+	// removes their gateway addresses from it when they are not in CIDRs.
+	Owned []netip.Prefix
 	// Trace, when set, is told of every iptables run (Config.Trace).
 	Trace func(Call)
 }
@@ -71,9 +79,11 @@ func (n Node) fwdRules() [][]string {
 }
 
 // gateways are the bridge's addresses: the first of each range.
-func (n Node) gateways() []netip.Prefix {
+func (n Node) gateways() []netip.Prefix { return gatewaysOf(n.CIDRs) }
+
+func gatewaysOf(cidrs []netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix
-	for _, c := range n.CIDRs {
+	for _, c := range cidrs {
 		out = append(out, netip.PrefixFrom(firstAddr(c), c.Bits()))
 	}
 	return out
@@ -105,7 +115,11 @@ func EnsureNode(ctx context.Context, n Node) (changed []string, err error) {
 			changed = append(changed, what)
 		}
 	}
-	note(ensureBridge(ctx, n.Bridge, n.gateways()))
+	if _, err := ensureBridge(ctx, n.Bridge, n.gateways(), gatewaysOf(n.Owned), true); err != nil {
+		// Not runner's bridge, or it cannot be made: touch no rule.
+		return nil, fmt.Errorf("ensure node network of %s: %w", n.Bridge, err)
+	}
+	note(ensureBridge(ctx, n.Bridge, n.gateways(), gatewaysOf(n.Owned), false))
 	note(ensureForwarding())
 	note(ipt.ensureChainRules(ctx, "nat", masqChainOf(n.Bridge), n.masqRules()))
 	note(ipt.ensureJump(ctx, "nat", "POSTROUTING", false, masqChainOf(n.Bridge)))
@@ -117,31 +131,87 @@ func EnsureNode(ctx context.Context, n Node) (changed []string, err error) {
 	return changed, nil
 }
 
-// RemoveNode takes away what EnsureNode set up for bridge, and every
-// interface still enslaved to the bridge (pods' veths): for uninstalling.
-// Missing parts are fine.
-func RemoveNode(ctx context.Context, bridge string, trace func(Call)) error {
+// RemoveNode takes away what EnsureNode set up for n, and every interface
+// still enslaved to the bridge (pods' veths): for uninstalling. The bridge
+// is deleted only when it is runner's (see Node). Missing parts are fine.
+func RemoveNode(ctx context.Context, n Node) error {
 	ctx, cancel := context.WithTimeout(ctx, nodeTimeout)
 	defer cancel()
-	ipt := ipTables{trace: trace}
+	ipt := ipTables{trace: n.Trace}
+	bridge := n.Bridge
 	var errs []error
 	errs = append(errs,
 		ipt.deleteRule(ctx, "nat", "POSTROUTING", "-j", masqChainOf(bridge)),
 		ipt.deleteChain(ctx, "nat", masqChainOf(bridge)),
 		ipt.deleteRule(ctx, "filter", "FORWARD", "-j", fwdChainOf(bridge)),
 		ipt.deleteChain(ctx, "filter", fwdChainOf(bridge)),
-		removeBridge(ctx, bridge))
+		removeBridge(ctx, bridge, append(n.gateways(), gatewaysOf(n.Owned)...)))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("remove node network of %s: %w", bridge, err)
 	}
 	return nil
 }
 
+// bridgeAddrs returns the IPv4 addresses of iface.
+func bridgeAddrs(iface *net.Interface) ([]netip.Prefix, error) {
+	addrs, err := iface.Addrs()
+	if err != nil {
+		return nil, fmt.Errorf("addresses of %s: %w", iface.Name, err)
+	}
+	var have []netip.Prefix
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		addr, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok || !addr.Unmap().Is4() {
+			continue
+		}
+		bits, _ := ipn.Mask.Size()
+		have = append(have, netip.PrefixFrom(addr.Unmap(), bits))
+	}
+	return have, nil
+}
+
+// isBridge reports whether the interface name is a Linux bridge.
+func isBridge(name string) bool {
+	_, err := os.Stat("/sys/class/net/" + name + "/bridge")
+	return err == nil
+}
+
+// checkOwned fails when bridge is no bridge, or holds an IPv4 address that
+// is not one of ours.
+func checkOwned(iface *net.Interface, ours []netip.Prefix) error {
+	if !isBridge(iface.Name) {
+		return fmt.Errorf("interface %s exists and is not a bridge: it is not runner's; choose another --cni-bridge-name", iface.Name)
+	}
+	have, err := bridgeAddrs(iface)
+	if err != nil {
+		return err
+	}
+	for _, p := range have {
+		if !slices.Contains(ours, p) {
+			return fmt.Errorf("bridge %s holds %s, which runner did not put there: it is not runner's bridge; choose another --cni-bridge-name (or, if it is runner's from a lost state, delete it: ip link del %s)", iface.Name, p, iface.Name)
+		}
+	}
+	return nil
+}
+
 // ensureBridge makes bridge exist, be up and hold exactly the addresses
-// want (IPv4; IPv6 ones are left alone).
-func ensureBridge(ctx context.Context, bridge string, want []netip.Prefix) (string, error) {
-	var did []string
+// want (IPv4; IPv6 ones are left alone), removing those of owned. With
+// checkOnly it changes nothing and fails when the bridge exists and is not
+// runner's (an interface that is no bridge, an address neither wanted nor
+// owned).
+func ensureBridge(ctx context.Context, bridge string, want, owned []netip.Prefix, checkOnly bool) (string, error) {
 	iface, err := net.InterfaceByName(bridge)
+	if checkOnly {
+		if err != nil {
+			return "", nil // made below
+		}
+		return "", checkOwned(iface, append(slices.Clone(want), owned...))
+	}
+	var did []string
 	if err != nil {
 		if err := ipCmd(ctx, "link", "add", "name", bridge, "type", "bridge"); err != nil {
 			return "", err
@@ -157,22 +227,9 @@ func ensureBridge(ctx context.Context, bridge string, want []netip.Prefix) (stri
 		}
 		did = append(did, bridge+" set up")
 	}
-	addrs, err := iface.Addrs()
+	have, err := bridgeAddrs(iface)
 	if err != nil {
-		return "", fmt.Errorf("addresses of %s: %w", bridge, err)
-	}
-	var have []netip.Prefix
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		addr, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok || !addr.Unmap().Is4() {
-			continue
-		}
-		bits, _ := ipn.Mask.Size()
-		have = append(have, netip.PrefixFrom(addr.Unmap(), bits))
+		return "", err
 	}
 	// Add before removing: a widened range's gateway keeps answering.
 	for _, p := range want {
@@ -184,7 +241,7 @@ func ensureBridge(ctx context.Context, bridge string, want []netip.Prefix) (stri
 		}
 	}
 	for _, p := range have {
-		if !slices.Contains(want, p) {
+		if !slices.Contains(want, p) && slices.Contains(owned, p) {
 			if err := ipCmd(ctx, "addr", "del", p.String(), "dev", bridge); err != nil {
 				return "", err
 			}
@@ -194,10 +251,15 @@ func ensureBridge(ctx context.Context, bridge string, want []netip.Prefix) (stri
 	return strings.Join(did, ", "), nil
 }
 
-// removeBridge deletes the interfaces enslaved to bridge, then bridge.
-func removeBridge(ctx context.Context, bridge string) error {
-	if _, err := net.InterfaceByName(bridge); err != nil {
+// removeBridge deletes the interfaces enslaved to bridge, then bridge, when
+// it is runner's: a bridge holding no IPv4 address but ours.
+func removeBridge(ctx context.Context, bridge string, ours []netip.Prefix) error {
+	iface, err := net.InterfaceByName(bridge)
+	if err != nil {
 		return nil
+	}
+	if err := checkOwned(iface, ours); err != nil {
+		return fmt.Errorf("keep %s: %w", bridge, err)
 	}
 	out, err := exec.CommandContext(ctx, "ip", "-o", "link", "show", "master", bridge).Output()
 	if err != nil {

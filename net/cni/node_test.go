@@ -34,7 +34,7 @@ func TestNodeRules(t *testing.T) {
 func nodeState(t *testing.T, bridge string) string {
 	t.Helper()
 	var parts []string
-	parts = append(parts, "addrs:"+strings.Join(strings.Fields(bridgeAddrs(t, bridge)), ","))
+	parts = append(parts, "addrs:"+strings.Join(strings.Fields(hostBridgeAddrs(t, bridge)), ","))
 	for _, table := range []string{"nat", "filter"} {
 		for _, line := range strings.Split(run(t, "iptables", "-w", "-t", table, "-S"), "\n") {
 			if strings.Contains(line, "RUNNER-MASQ-"+bridge) || strings.Contains(line, "RUNNER-FWD-"+bridge) {
@@ -45,8 +45,8 @@ func nodeState(t *testing.T, bridge string) string {
 	return strings.Join(parts, "\n")
 }
 
-// bridgeAddrs lists the IPv4 addresses of bridge, "" when it is missing.
-func bridgeAddrs(t *testing.T, bridge string) string {
+// hostBridgeAddrs lists the IPv4 addresses of bridge, "" when it is missing.
+func hostBridgeAddrs(t *testing.T, bridge string) string {
 	t.Helper()
 	if !linkExists(bridge) {
 		return ""
@@ -107,7 +107,7 @@ func TestEnsureNodeRestoresWhatWasDeleted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := RemoveNode(context.Background(), tn.bridge, nil); err != nil {
+	if err := RemoveNode(context.Background(), node); err != nil {
 		t.Fatal(err)
 	}
 	if got := nodeState(t, tn.bridge); got != "addrs:" {
@@ -119,7 +119,7 @@ func TestEnsureNodeRestoresWhatWasDeleted(t *testing.T) {
 	if succeeds("ip", "-n", ns, "link", "show", "eth0") {
 		t.Error("the pod's end of the veth is left")
 	}
-	if err := RemoveNode(context.Background(), tn.bridge, nil); err != nil {
+	if err := RemoveNode(context.Background(), node); err != nil {
 		t.Errorf("a second RemoveNode: %v", err)
 	}
 }
@@ -141,10 +141,39 @@ func TestEnsureNodeServesTwoRanges(t *testing.T) {
 			t.Errorf("two ranges: lacks %q:\n%s", want, state)
 		}
 	}
-	if _, err := EnsureNode(ctxTimeout(t), tn.plugin.Network().Node()); err != nil {
+	one := tn.plugin.Network().Node()
+	one.Owned = []netip.Prefix{old}
+	if _, err := EnsureNode(ctxTimeout(t), one); err != nil {
 		t.Fatal(err)
 	}
 	if state := nodeState(t, tn.bridge); strings.Contains(state, old.Addr().Next().String()) || strings.Contains(state, old.String()) {
 		t.Errorf("the dropped range is left:\n%s", state)
+	}
+}
+
+// A bridge that is not runner's is left alone: an interface that is no
+// bridge, or a bridge holding an address runner did not put there (docker0
+// named by mistake).
+func TestNodeRefusesAForeignBridge(t *testing.T) {
+	tn := newTestNet(t)
+	veth := "rv" + tn.runID
+	run(t, "ip", "link", "add", veth, "type", "veth", "peer", "name", veth+"p")
+	t.Cleanup(func() { _ = succeeds("ip", "link", "del", veth) })
+	foreign := "rf" + tn.runID
+	run(t, "ip", "link", "add", foreign, "type", "bridge")
+	t.Cleanup(func() { _ = succeeds("ip", "link", "del", foreign) })
+	run(t, "ip", "addr", "add", "10.219.254.1/24", "dev", foreign)
+	for _, name := range []string{veth, foreign} {
+		n := Node{Bridge: name, CIDRs: []netip.Prefix{tn.cidr}}
+		_, err := EnsureNode(ctxTimeout(t), n)
+		if err == nil || !strings.Contains(err.Error(), "not runner's") {
+			t.Errorf("EnsureNode on %s = %v, want a refusal", name, err)
+		}
+		if state := nodeState(t, name); strings.Contains(state, "RUNNER-") || strings.Contains(state, tn.addr(1).String()) {
+			t.Errorf("EnsureNode on %s changed it:\n%s", name, state)
+		}
+		if err := RemoveNode(ctxTimeout(t), n); err == nil || !linkExists(name) {
+			t.Errorf("RemoveNode on %s = %v, exists after: %v; want it kept with an error", name, err, linkExists(name))
+		}
 	}
 }

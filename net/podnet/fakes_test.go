@@ -195,6 +195,7 @@ func (e *env) tryRestart() error {
 type fakeNodes struct {
 	mu       sync.Mutex
 	served   map[string][]netip.Prefix
+	owned    map[string][]netip.Prefix // the Owned of the last Ensure
 	ensures  int
 	failNext error
 }
@@ -208,8 +209,9 @@ func (f *fakeNodes) ensure(_ context.Context, n cni.Node) ([]string, error) {
 		return nil, err
 	}
 	if f.served == nil {
-		f.served = map[string][]netip.Prefix{}
+		f.served, f.owned = map[string][]netip.Prefix{}, map[string][]netip.Prefix{}
 	}
+	f.owned[n.Bridge] = slices.Clone(n.Owned)
 	if slices.Equal(f.served[n.Bridge], n.CIDRs) {
 		return nil, nil
 	}
@@ -217,10 +219,10 @@ func (f *fakeNodes) ensure(_ context.Context, n cni.Node) ([]string, error) {
 	return []string{fmt.Sprint("set up ", n.CIDRs)}, nil
 }
 
-func (f *fakeNodes) remove(_ context.Context, bridge string, _ func(cni.Call)) error {
+func (f *fakeNodes) remove(_ context.Context, n cni.Node) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.served, bridge)
+	delete(f.served, n.Bridge)
 	return nil
 }
 

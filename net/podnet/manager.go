@@ -90,6 +90,12 @@ type Manager struct {
 	mu       sync.Mutex
 	recs     map[string]*record     // sandbox ID → record
 	networks map[string]cni.Network // ID → network, those records refer to
+	// served are the ranges of runner's own network the node was last set
+	// up with, by bridge (persisted; state.served); owned adds the range
+	// the address allocator kept before this start (a runner older than
+	// the record of served ranges).
+	served map[string][]netip.Prefix
+	owned  []netip.Prefix
 
 	// nodeMu serialises EnsureNode; nodeEnsured is set once it succeeded
 	// (read without nodeMu, so that Attach never waits for a relist's check).
@@ -98,7 +104,7 @@ type Manager struct {
 	// ensureNode and removeNode are cni.EnsureNode and cni.RemoveNode (unit
 	// tests replace them).
 	ensureNode func(context.Context, cni.Node) ([]string, error)
-	removeNode func(ctx context.Context, bridge string, trace func(cni.Call)) error
+	removeNode func(context.Context, cni.Node) error
 }
 
 // New chooses the network (see chooseNetwork), loads the state, and checks
@@ -125,7 +131,12 @@ func build(cfg Config, checkCIDRs bool) (*Manager, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pod network state dir: %w", err)
 	}
-	alloc, err := ipam.New(ipam.Config{CIDR: cfg.CIDR, Store: ipam.NewFileStore(filepath.Join(cfg.Dir, "ipam.json"))})
+	ipStore := ipam.NewFileStore(filepath.Join(cfg.Dir, "ipam.json"))
+	before, err := ipStore.Load()
+	if err != nil {
+		return nil, err
+	}
+	alloc, err := ipam.New(ipam.Config{CIDR: cfg.CIDR, Store: ipStore})
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +145,14 @@ func build(cfg Config, checkCIDRs bool) (*Manager, error) {
 	if _, err := open(choice.Network); err != nil {
 		return nil, err
 	}
-	return newManager(cfg, alloc, fileStore{path: filepath.Join(cfg.Dir, "sandboxes.json")}, choice, open, checkCIDRs)
+	m, err := newManager(cfg, alloc, fileStore{path: filepath.Join(cfg.Dir, "sandboxes.json")}, choice, open, checkCIDRs)
+	if err != nil {
+		return nil, err
+	}
+	if before.CIDR.IsValid() {
+		m.owned = []netip.Prefix{before.CIDR}
+	}
+	return m, nil
 }
 
 // newManager wires a Manager from its parts, loads the state and decides
@@ -149,7 +167,7 @@ func newManager(cfg Config, addrs addresses, store recordStore, choice Choice, o
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, addrs: addrs, store: store, choice: choice, current: choice.Network,
 		cacheDir: filepath.Join(cfg.Dir, "cni-cache"), open: open, opened: map[string]attacher{},
-		recs: st.recs, networks: st.networks, ensureNode: cni.EnsureNode, removeNode: cni.RemoveNode}
+		recs: st.recs, networks: st.networks, served: st.served, ensureNode: cni.EnsureNode, removeNode: cni.RemoveNode}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if st.version == 1 {
@@ -200,7 +218,7 @@ func (m *Manager) Attached() []string {
 // must be held.
 func (m *Manager) saveLocked() error {
 	m.gcNetworksLocked()
-	return m.store.Save(state{recs: m.recs, networks: m.networks})
+	return m.store.Save(state{recs: m.recs, networks: m.networks, served: m.served})
 }
 
 func podNamespace(key string) string { ns, _, _ := strings.Cut(key, "/"); return ns }

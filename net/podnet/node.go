@@ -24,10 +24,17 @@ func (m *Manager) EnsureNode(ctx context.Context) error {
 	defer m.nodeMu.Unlock()
 	m.mu.Lock()
 	nodes := m.nodesLocked()
+	owned := map[string][]netip.Prefix{}
+	for bridge := range nodes {
+		owned[bridge] = m.ownedLocked(bridge)
+	}
 	m.mu.Unlock()
 	var errs []error
 	for _, bridge := range slices.Sorted(maps.Keys(nodes)) {
-		changed, err := m.ensureNode(ctx, cni.Node{Bridge: bridge, CIDRs: nodes[bridge], Trace: m.cfg.Trace})
+		changed, err := m.ensureNode(ctx, cni.Node{Bridge: bridge, CIDRs: nodes[bridge], Owned: owned[bridge], Trace: m.cfg.Trace})
+		if err == nil {
+			err = m.recordServed(bridge, nodes[bridge])
+		}
 		if len(changed) > 0 {
 			if m.nodeEnsured.Load() {
 				m.log.Warn("restored the node's pod network set-up (changed or deleted from outside runner)", "bridge", bridge, "changes", fmt.Sprint(changed))
@@ -45,6 +52,40 @@ func (m *Manager) EnsureNode(ctx context.Context) error {
 		m.nodeEnsured.Store(true)
 	}
 	return err
+}
+
+// recordServed keeps the ranges bridge now serves, so that a later
+// EnsureNode may remove their addresses.
+func (m *Manager) recordServed(bridge string, cidrs []netip.Prefix) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if slices.Equal(m.served[bridge], cidrs) {
+		return nil
+	}
+	prev, had := m.served[bridge]
+	m.served[bridge] = slices.Clone(cidrs)
+	if err := m.saveLocked(); err != nil {
+		if had {
+			m.served[bridge] = prev
+		} else {
+			delete(m.served, bridge)
+		}
+		return err
+	}
+	return nil
+}
+
+// ownedLocked are the ranges runner may have put on bridge: those it last
+// served there, those of records, and the allocator's earlier range. m.mu
+// must be held.
+func (m *Manager) ownedLocked(bridge string) []netip.Prefix {
+	owned := slices.Clone(m.served[bridge])
+	for _, n := range m.networks {
+		if n.Plugin == cni.Kubenet && n.Bridge == bridge {
+			owned = append(owned, n.CIDR)
+		}
+	}
+	return append(owned, m.owned...)
 }
 
 // ensureNodeOnce runs EnsureNode unless it succeeded before; Attach calls
@@ -110,12 +151,19 @@ func Uninstall(ctx context.Context, cfg Config) (UninstallReport, error) {
 	}
 	var rep UninstallReport
 	m.mu.Lock()
-	bridges := map[string]bool{cfg.BridgeName: true}
+	bridges := map[string][]netip.Prefix{}
+	for _, bridge := range append(slices.Collect(maps.Keys(m.served)), cfg.BridgeName) {
+		bridges[bridge] = nil
+	}
 	for _, n := range m.networks {
 		if n.Plugin == cni.Kubenet {
-			bridges[n.Bridge] = true
+			bridges[n.Bridge] = nil
 		}
 	}
+	for bridge := range bridges {
+		bridges[bridge] = m.ownedLocked(bridge)
+	}
+	bridges[m.cfg.BridgeName] = append(bridges[m.cfg.BridgeName], m.cfg.CIDR)
 	before := slices.Sorted(maps.Keys(m.recs))
 	m.mu.Unlock()
 	for id := range m.addrs.Allocations() {
@@ -130,11 +178,17 @@ func Uninstall(ctx context.Context, cfg Config) (UninstallReport, error) {
 		}
 	}
 	for _, bridge := range slices.Sorted(maps.Keys(bridges)) {
-		if err := m.removeNode(ctx, bridge, cfg.Trace); err != nil {
+		if err := m.removeNode(ctx, cni.Node{Bridge: bridge, Owned: bridges[bridge], Trace: cfg.Trace}); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		rep.Bridges = append(rep.Bridges, bridge)
+		m.mu.Lock()
+		if _, ok := m.served[bridge]; ok {
+			delete(m.served, bridge)
+			errs = append(errs, m.saveLocked())
+		}
+		m.mu.Unlock()
 	}
 	return rep, errors.Join(errs...)
 }

@@ -48,6 +48,16 @@ func TestNodeServesCurrentAndHeldRanges(t *testing.T) {
 	if got := e.nodes.servedBy("rtest0"); !slices.Equal(got, prefixes("10.219.7.0/24")) {
 		t.Errorf("served once the old range's last pod went: %v", got)
 	}
+	if owned := e.nodes.owned["rtest0"]; !slices.Contains(owned, netip.MustParsePrefix("10.219.250.0/24")) {
+		t.Errorf("Owned %v lacks the dropped range: its address would stay on the bridge", owned)
+	}
+	e.restart()
+	if err := e.m.EnsureNode(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if owned := e.nodes.owned["rtest0"]; !slices.Contains(owned, netip.MustParsePrefix("10.219.7.0/24")) {
+		t.Errorf("after a restart, Owned %v lacks the range served before it", owned)
+	}
 	if _, err := e.m.Attach(t.Context(), sandbox(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +109,7 @@ func TestNodeSetUpBeforeFirstAttach(t *testing.T) {
 	if len(e.log.warnings("restored")) != 0 {
 		t.Error("the first set-up was logged as a repair")
 	}
-	e.nodes.remove(t.Context(), "rtest0", nil) // deleted by hand
+	e.nodes.remove(t.Context(), cni.Node{Bridge: "rtest0"}) // deleted by hand
 	if err := e.m.EnsureNode(t.Context()); err != nil {
 		t.Fatal(err)
 	}

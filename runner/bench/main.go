@@ -215,7 +215,7 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 		logf("cleaning up (run %s)", runID)
 		cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer ccancel()
-		errs := []error{retErr, b.cleanup(cctx), removeLabelled(cctx, cli, boundLabel, runID), cni.RemoveNode(cctx, boundBridge, nil), w.cleanup(cctx)}
+		errs := []error{retErr, b.cleanup(cctx), removeLabelled(cctx, cli, boundLabel, runID), cni.RemoveNode(cctx, cni.Node{Bridge: boundBridge, CIDRs: []netip.Prefix{netip.MustParsePrefix(boundCIDR)}}), w.cleanup(cctx)}
 		stopRec()
 		<-w.rec.done
 		<-w.boundRec.done

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -179,7 +180,7 @@ func (w *world) cleanup(ctx context.Context) error {
 		w.proxy.close()
 	}
 	// runner's network's node set-up: bridge, veths, rules.
-	if err := cni.RemoveNode(ctx, w.bridge, nil); err != nil {
+	if err := cni.RemoveNode(ctx, cni.Node{Bridge: w.bridge, CIDRs: []netip.Prefix{netip.MustParsePrefix(w.cidr)}}); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
