@@ -1,13 +1,19 @@
 package main
 
-// The pod network's flags, and the Manager built from them. main.go's
-// daemonFlags lists podNetworkFlags and its podNetwork calls newPodNetwork.
+// The pod network's flags, the Manager built from them, and the
+// cleanup-network command. main.go's daemonFlags lists podNetworkFlags, its
+// podNetwork calls newPodNetwork and its command list holds
+// cleanupNetworkCommand.
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os/signal"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -66,4 +72,46 @@ func newPodNetwork(c *cli.Context, log *slog.Logger) (*podnet.Manager, error) {
 	}
 	log.Info("pod network", m.Choice().Attrs()...)
 	return m, nil
+}
+
+// cleanupNetworkCommand is `runner cleanup-network`, the uninstall of the
+// pod network.
+func cleanupNetworkCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "cleanup-network",
+		Usage: "remove what runner's pod network set up on this machine (uninstall)",
+		Description: `Detaches every pod sandbox that runner's state under --root-dir knows (CNI DEL with
+the network each was attached with, its address released), then removes runner's own
+network from the machine: the bridge (--cni-bridge-name, and any other a record names),
+the veths left on it, and its iptables chains and rules. Stop runner and remove its pods
+first: a pod that still runs loses its network. Exits 0 when everything was removed.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root-dir", EnvVars: []string{"RUNNER_ROOT_DIR"}, Value: "/var/lib/runner", Usage: "runner's --root-dir"},
+			&cli.StringFlag{Name: "cni-bridge-name", EnvVars: []string{"RUNNER_CNI_BRIDGE_NAME"}, Value: cni.DefaultBridgeName, Usage: "runner's --cni-bridge-name"},
+			&cli.StringFlag{Name: "pod-cidr", EnvVars: []string{"RUNNER_POD_CIDR"}, Value: ipam.DefaultCIDR,
+				Usage: "runner's --pod-cidr (the bridge is removed only when it holds no address but runner's)"},
+			&cli.StringSliceFlag{Name: "cni-bin-dir", EnvVars: []string{"RUNNER_CNI_BIN_DIR"}, Value: cli.NewStringSlice(cni.DefaultBinDirs...), Usage: "runner's --cni-bin-dir"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return cli.Exit(fmt.Sprintf("unexpected argument %q (see runner cleanup-network --help)", c.Args().First()), exitUsage)
+			}
+			cidr, err := netip.ParsePrefix(c.String("pod-cidr"))
+			if err != nil || !cidr.Addr().Is4() {
+				return cli.Exit(fmt.Sprintf("--pod-cidr %q: must be an IPv4 CIDR such as %s", c.String("pod-cidr"), ipam.DefaultCIDR), exitUsage)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			rep, err := podnet.Uninstall(ctx, podnet.Config{
+				Dir: filepath.Join(c.String("root-dir"), "net"), BridgeName: c.String("cni-bridge-name"), CIDR: cidr,
+				BinDirs: c.StringSlice("cni-bin-dir"),
+			})
+			fmt.Fprintf(c.App.Writer, "detached %d sandbox(es); removed the bridge, veths and iptables rules of %s\n",
+				len(rep.Detached), strings.Join(rep.Bridges, ", "))
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("cleanup-network: %v", err), exitFail)
+			}
+			return nil
+		},
+	}
 }

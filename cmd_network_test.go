@@ -69,3 +69,16 @@ func TestNetworkFlags(t *testing.T) {
 		})
 	}
 }
+
+// cleanup-network takes flags only; what it removes is tested in
+// net/podnet (Uninstall), with the real plugins.
+func TestCleanupNetworkUsage(t *testing.T) {
+	code, _, stderr := runCLI(t, "cleanup-network", "extra")
+	if code != exitUsage || !strings.Contains(stderr, `unexpected argument "extra"`) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "cleanup-network", "--pod-cidr", "10.1.0.0")
+	if code != exitUsage || !strings.Contains(stderr, `--pod-cidr "10.1.0.0": must be an IPv4 CIDR`) {
+		t.Errorf("bad --pod-cidr: exit %d, stderr %q", code, stderr)
+	}
+}

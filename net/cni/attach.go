@@ -41,9 +41,10 @@ func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) 
 	loRT := &libcni.RuntimeConf{ContainerID: req.ID, NetNS: req.NetNS, IfName: "lo"}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
+	list := p.listFor(len(req.PortMappings) > 0)
 
-	if cached, err := p.cni.GetNetworkListCachedResult(p.list, rt); err == nil && cached != nil {
-		if err := p.del(ctx, req.ID, rt, loRT, req.IP); err != nil {
+	if cached, err := p.cni.GetNetworkListCachedResult(list, rt); err == nil && cached != nil {
+		if err := p.del(ctx, req.ID, p.delList(rt), rt, loRT, req.IP); err != nil {
 			return Result{}, fmt.Errorf("attach sandbox %s: delete leftovers of an earlier attach: %w", req.ID, err)
 		}
 	}
@@ -51,22 +52,22 @@ func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) 
 		return Result{}, fmt.Errorf("attach sandbox %s: %w", req.ID, err)
 	}
 	if _, err := p.cni.AddNetwork(ctx, p.loopback, loRT); err != nil {
-		return Result{}, p.rollback(ctx, req.ID, rt, loRT, req.IP, fmt.Errorf("attach sandbox %s: loopback: %w", req.ID, err))
+		return Result{}, p.rollback(ctx, req.ID, list, rt, loRT, req.IP, fmt.Errorf("attach sandbox %s: loopback: %w", req.ID, err))
 	}
-	raw, err := p.cni.AddNetworkList(ctx, p.list, rt)
+	raw, err := p.cni.AddNetworkList(ctx, list, rt)
 	if err != nil {
-		return Result{}, p.rollback(ctx, req.ID, rt, loRT, req.IP, fmt.Errorf("attach sandbox %s to network %s: %w", req.ID, p.list.Name, err))
+		return Result{}, p.rollback(ctx, req.ID, list, rt, loRT, req.IP, fmt.Errorf("attach sandbox %s to network %s: %w", req.ID, list.Name, err))
 	}
 	res, err := convertResult(raw, ifName)
 	if err != nil {
-		return Result{}, p.rollback(ctx, req.ID, rt, loRT, req.IP, fmt.Errorf("attach sandbox %s to network %s: %w", req.ID, p.list.Name, err))
+		return Result{}, p.rollback(ctx, req.ID, list, rt, loRT, req.IP, fmt.Errorf("attach sandbox %s to network %s: %w", req.ID, list.Name, err))
 	}
 	if p.own && !res.Gateway.IsValid() {
 		res.Gateway = p.gateway
 	}
 	if p.own && res.IP != req.IP {
-		return Result{}, p.rollback(ctx, req.ID, rt, loRT, req.IP,
-			fmt.Errorf("attach sandbox %s to network %s: plugins configured %s, asked for %s", req.ID, p.list.Name, res.IP, req.IP))
+		return Result{}, p.rollback(ctx, req.ID, list, rt, loRT, req.IP,
+			fmt.Errorf("attach sandbox %s to network %s: plugins configured %s, asked for %s", req.ID, list.Name, res.IP, req.IP))
 	}
 	return res, nil
 }
@@ -74,10 +75,10 @@ func (p *Plugin) Attach(ctx context.Context, req AttachRequest) (Result, error) 
 // rollback undoes a failed Attach on a context detached from the caller's
 // (whose cancellation or deadline may be what failed), bounded by
 // RollbackTimeout, and returns cause joined with any rollback error.
-func (p *Plugin) rollback(ctx context.Context, id string, rt, loRT *libcni.RuntimeConf, ip netip.Addr, cause error) error {
+func (p *Plugin) rollback(ctx context.Context, id string, list *libcni.NetworkConfigList, rt, loRT *libcni.RuntimeConf, ip netip.Addr, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.RollbackTimeout)
 	defer cancel()
-	if err := p.del(ctx, id, rt, loRT, ip); err != nil {
+	if err := p.del(ctx, id, list, rt, loRT, ip); err != nil {
 		return errors.Join(cause, fmt.Errorf("roll back: %w", err))
 	}
 	if err := p.forgetNetNS(id, rt.IfName); err != nil {

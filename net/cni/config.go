@@ -18,7 +18,7 @@ var (
 	DefaultBridgeName = "runner0"
 )
 
-// networkName is the name of the generated network; it appears in libcni's
+// networkName is the name of runner's own network; it appears in libcni's
 // cache file names and in the plugins' iptables comments.
 const networkName = "runner"
 
@@ -78,40 +78,37 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
-// generatedConfig returns runner's own network list for cfg (see the package
-// doc). The pod's address is not part of it: Attach passes it as the "ips"
-// capability, which libcni injects as runtimeConfig.ips into the bridge
-// plugin's configuration and the bridge plugin hands on to "static".
-func generatedConfig(bridge string, cidr netip.Prefix) ([]byte, error) {
+// generatedConfig returns runner's own network list for a pod (see the
+// package doc): the bridge plugin alone, and portmap after it for a pod
+// with hostPorts. The pod's address is not part of it: Attach passes it as
+// the "ips" capability, which libcni injects as runtimeConfig.ips into the
+// bridge plugin's configuration and the bridge plugin hands on to "static".
+// What is the same for every pod (the bridge's address, masquerading, the
+// FORWARD rules) is the Node's, not the list's.
+func generatedConfig(bridge string, cidr netip.Prefix, hostPorts bool) ([]byte, error) {
 	if !cidr.IsValid() || !cidr.Addr().Is4() || cidr.Bits() > 30 {
 		return nil, fmt.Errorf("generate CNI config: CIDR %q is not an IPv4 prefix of /30 or larger", cidr)
 	}
 	if bridge == "" || len(bridge) > 15 {
 		return nil, fmt.Errorf("generate CNI config: bridge name %q must have 1 to 15 characters", bridge)
 	}
-	gateway := firstAddr(cidr)
 	type obj = map[string]any
-	list := obj{
-		"cniVersion": cniVersion,
-		"name":       networkName,
-		"plugins": []obj{
-			{
-				"type":         "bridge",
-				"bridge":       bridge,
-				"isGateway":    true,
-				"ipMasq":       true,
-				"hairpinMode":  true,
-				"capabilities": obj{"ips": true},
-				"ipam": obj{
-					"type":   "static",
-					"routes": []obj{{"dst": "0.0.0.0/0", "gw": gateway.String()}},
-				},
-			},
-			{"type": "firewall", "backend": "iptables"},
-			{"type": "portmap", "snat": true, "capabilities": obj{"portMappings": true}},
+	plugins := []obj{{
+		"type":         "bridge",
+		"bridge":       bridge,
+		"isGateway":    false,
+		"ipMasq":       false,
+		"hairpinMode":  true,
+		"capabilities": obj{"ips": true},
+		"ipam": obj{
+			"type":   "static",
+			"routes": []obj{{"dst": "0.0.0.0/0", "gw": firstAddr(cidr).String()}},
 		},
+	}}
+	if hostPorts {
+		plugins = append(plugins, obj{"type": "portmap", "snat": true, "capabilities": obj{"portMappings": true}})
 	}
-	return json.MarshalIndent(list, "", "  ")
+	return json.MarshalIndent(obj{"cniVersion": cniVersion, "name": networkName, "plugins": plugins}, "", "  ")
 }
 
 // firstAddr returns the address after the network address of p.

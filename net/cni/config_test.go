@@ -39,27 +39,40 @@ func TestGeneratedConfig(t *testing.T) {
 	if d := p.Network().Describe(); !strings.Contains(d, "runner's own bridge runner0") || !strings.Contains(d, "10.218.0.1") {
 		t.Errorf("Describe = %q", d)
 	}
-	var got struct {
-		CNIVersion string `json:"cniVersion"`
-		Plugins    []map[string]any
+	// Per pod only the bridge plugin (and portmap for hostPorts): the
+	// bridge's address, masquerading and FORWARD rules are the Node's.
+	wantBridge := `{"bridge":"runner0","capabilities":{"ips":true},"hairpinMode":true,"ipMasq":false,` +
+		`"ipam":{"routes":[{"dst":"0.0.0.0/0","gw":"10.218.0.1"}],"type":"static"},"isGateway":false,"type":"bridge"}`
+	for _, tc := range []struct {
+		list  []byte
+		types []string
+	}{
+		{p.listFor(false).Bytes, []string{"bridge"}},
+		{p.listFor(true).Bytes, []string{"bridge", "portmap"}},
+		{p.Network().ForPod(true).Config, []string{"bridge", "portmap"}},
+		{p.Network().ForPod(false).Config, []string{"bridge"}},
+	} {
+		var got struct {
+			CNIVersion string           `json:"cniVersion"`
+			Plugins    []map[string]any `json:"plugins"`
+		}
+		if err := json.Unmarshal(tc.list, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.CNIVersion != "1.0.0" || len(got.Plugins) != len(tc.types) {
+			t.Fatalf("list = %s, want plugins %v", tc.list, tc.types)
+		}
+		if b, _ := json.Marshal(got.Plugins[0]); string(b) != wantBridge {
+			t.Errorf("bridge = %s\nwant     %s", b, wantBridge)
+		}
+		if len(tc.types) == 2 {
+			if b, _ := json.Marshal(got.Plugins[1]); string(b) != `{"capabilities":{"portMappings":true},"snat":true,"type":"portmap"}` {
+				t.Errorf("portmap = %s", b)
+			}
+		}
 	}
-	if err := json.Unmarshal(p.list.Bytes, &got); err != nil {
-		t.Fatal(err)
-	}
-	if got.CNIVersion != "1.0.0" || len(got.Plugins) != 3 {
-		t.Fatalf("list = %s", p.list.Bytes)
-	}
-	br, fw, pm := got.Plugins[0], got.Plugins[1], got.Plugins[2]
-	want := `{"bridge":"runner0","capabilities":{"ips":true},"hairpinMode":true,"ipMasq":true,` +
-		`"ipam":{"routes":[{"dst":"0.0.0.0/0","gw":"10.218.0.1"}],"type":"static"},"isGateway":true,"type":"bridge"}`
-	if b, _ := json.Marshal(br); string(b) != want {
-		t.Errorf("bridge = %s\nwant     %s", b, want)
-	}
-	if fw["type"] != "firewall" || fw["backend"] != "iptables" {
-		t.Errorf("firewall = %v", fw)
-	}
-	if b, _ := json.Marshal(pm); string(b) != `{"capabilities":{"portMappings":true},"snat":true,"type":"portmap"}` {
-		t.Errorf("portmap = %s", b)
+	if p.perPodRules(p.list) || p.perPodRules(p.portList) {
+		t.Error("today's own lists taken for ones with per-pod rules")
 	}
 }
 
@@ -91,7 +104,7 @@ func TestNewErrors(t *testing.T) {
 		"no cidr":        {Config{BinDirs: bins, CacheDir: t.TempDir()}, "CIDR"},
 		"ipv6":           {Config{BinDirs: bins, CacheDir: t.TempDir(), CIDR: netip.MustParsePrefix("fd00::/64")}, "IPv4"},
 		"long bridge":    {Config{BinDirs: bins, CacheDir: t.TempDir(), CIDR: cidr, BridgeName: "a-very-long-bridge"}, "bridge name"},
-		"missing plugin": {Config{BinDirs: []string{fakeBinDir(t, "bridge", "loopback")}, CacheDir: t.TempDir(), CIDR: cidr}, "firewall"},
+		"missing plugin": {Config{BinDirs: []string{fakeBinDir(t, "bridge", "loopback")}, CacheDir: t.TempDir(), CIDR: cidr}, `"static"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := New(c.cfg)

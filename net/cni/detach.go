@@ -13,12 +13,14 @@ import (
 // per-pod worker calls it before it removes the sandbox, also when the pause
 // process is gone. It is idempotent and safe to retry: with nothing left to
 // delete it succeeds. It ends within Config.Timeout: plugins still running
-// then are killed and Detach fails (the caller retries). When req.NetNS no longer exists (or is not the
-// namespace Attach saw) DEL runs with an empty namespace so the plugins still
-// remove their host-side state; for the generated network Detach then also
-// removes the pod's iptables rules the bridge plugin leaves behind.
-// req.PortMappings default to those of the cached ADD (and for the generated
-// network to a placeholder that still makes portmap remove its chain).
+// then are killed and Detach fails (the caller retries). When req.NetNS no
+// longer exists (or is not the namespace Attach saw) DEL runs with an empty
+// namespace so the plugins still remove their host-side state. For runner's
+// own network the list is the ADD's (from libcni's cache), and for its lists
+// of earlier runners Detach also removes the per-pod iptables rules their
+// bridge plugin leaves behind. req.PortMappings default to those of the
+// cached ADD (and for runner's own network to a placeholder that still
+// makes portmap remove its chain).
 func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 	ifName, err := validate(req.ID, req.IfName)
 	if err != nil {
@@ -28,13 +30,14 @@ func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 	defer cancel()
 	netns := p.usableNetNS(req.ID, ifName, req.NetNS)
 	rt := p.runtimeConf(req.ID, netns, ifName, req.IP, req.PortMappings, req.PodNamespace, req.PodName, req.PodUID)
+	list := p.delList(rt)
 	if len(req.PortMappings) == 0 {
-		if _, cachedRT, err := p.cni.GetNetworkListCachedConfig(p.list, rt); err == nil && cachedRT != nil {
+		if _, cachedRT, err := p.cni.GetNetworkListCachedConfig(list, rt); err == nil && cachedRT != nil {
 			if pm, ok := cachedRT.CapabilityArgs["portMappings"]; ok {
 				rt.CapabilityArgs["portMappings"] = pm
 			}
 		}
-		if _, known := rt.CapabilityArgs["portMappings"]; !known && p.own {
+		if _, known := rt.CapabilityArgs["portMappings"]; !known && p.own && hasPlugin(list, "portmap") {
 			// The portmap plugin's DEL does nothing without mappings, but
 			// with any it tears down the sandbox's whole DNAT chain: a
 			// placeholder cleans up after an ADD whose cache was lost.
@@ -42,8 +45,8 @@ func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 		}
 	}
 	loRT := &libcni.RuntimeConf{ContainerID: req.ID, NetNS: netns, IfName: "lo"}
-	if err := p.del(ctx, req.ID, rt, loRT, req.IP); err != nil {
-		return fmt.Errorf("detach sandbox %s from network %s: %w", req.ID, p.list.Name, err)
+	if err := p.del(ctx, req.ID, list, rt, loRT, req.IP); err != nil {
+		return fmt.Errorf("detach sandbox %s from network %s: %w", req.ID, list.Name, err)
 	}
 	if err := p.forgetNetNS(req.ID, ifName); err != nil {
 		return fmt.Errorf("detach sandbox %s: %w", req.ID, err)
@@ -51,12 +54,13 @@ func (p *Plugin) Detach(ctx context.Context, req DetachRequest) error {
 	return nil
 }
 
-// del runs DEL of the list and of loopback, and for the generated network
-// removes the rules the plugins may have left for ip. It tries every step and
+// del runs DEL of list and of loopback, and for runner's lists of earlier
+// runners removes the rules their plugins may have left for ip. It tries every step and
 // joins their errors.
-func (p *Plugin) del(ctx context.Context, id string, rt, loRT *libcni.RuntimeConf, ip netip.Addr) error {
+func (p *Plugin) del(ctx context.Context, id string, list *libcni.NetworkConfigList, rt, loRT *libcni.RuntimeConf, ip netip.Addr) error {
 	var errs []error
-	if p.own && ip.IsValid() && rt.NetNS != "" {
+	perPodRules := p.perPodRules(list)
+	if perPodRules && ip.IsValid() && rt.NetNS != "" {
 		// The bridge plugin's DEL, finding the interface still in the
 		// namespace, deletes the pod's masquerade chain and fails (with
 		// iptables-nft) when an earlier DEL without namespace already
@@ -66,13 +70,13 @@ func (p *Plugin) del(ctx context.Context, id string, rt, loRT *libcni.RuntimeCon
 			errs = append(errs, err)
 		}
 	}
-	if err := p.cni.DelNetworkList(ctx, p.list, rt); err != nil {
+	if err := p.cni.DelNetworkList(ctx, list, rt); err != nil {
 		errs = append(errs, err)
 	}
 	if err := p.cni.DelNetwork(ctx, p.loopback, loRT); err != nil {
 		errs = append(errs, fmt.Errorf("loopback: %w", err))
 	}
-	if p.own && ip.IsValid() {
+	if perPodRules && ip.IsValid() {
 		if err := p.ipt.scrubRules(ctx, networkName, id, ip); err != nil {
 			errs = append(errs, err)
 		}

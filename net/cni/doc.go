@@ -14,17 +14,23 @@
 // A Network carries its whole configuration, so that a record of an ADD can
 // keep it and Open a Plugin for the DEL later, whatever is configured then.
 //
-// Runner's own list:
+// Runner's own network does per pod only what is per pod:
 //
-//	bridge    bridge runner0, isGateway, ipMasq, hairpinMode; ipam "static"
-//	          with the allocator's address passed per call as the "ips"
-//	          capability; default route via the gateway
-//	firewall  iptables backend: accepts forwarded traffic from and back to
-//	          the pod, which Docker's FORWARD policy DROP would drop otherwise
-//	portmap   capability portMappings, snat, so hostPorts also answer on
-//	          127.0.0.1
+//	bridge    bridge runner0, hairpinMode; ipam "static" with the allocator's
+//	          address passed per call as the "ips" capability; default route
+//	          via the gateway (the bridge's address)
+//	portmap   only for a pod with hostPorts: capability portMappings, snat,
+//	          so hostPorts also answer on 127.0.0.1
 //
-// The loopback plugin is run on its own before the list, for both.
+// What is the same for every pod is the Node's (node.go), set up once by
+// EnsureNode and repaired by it on every relist, removed by RemoveNode: the
+// bridge and its address, masquerading of the PodCIDR, and the FORWARD
+// accept rules for the bridge (Docker sets the FORWARD policy to DROP). An
+// ADD of a pod without hostPorts runs no iptables at all.
+//
+// Lists of earlier runners (bridge with isGateway and ipMasq, firewall,
+// portmap) recorded with their attachments still work for DEL: Detach
+// recognises them and scrubs the per-pod rules they kept.
 //
 // The reconcile loop calls Attach after it started a sandbox's pause container
 // (on /proc/<pid>/ns/net) and Detach before it removes the sandbox, also when
@@ -34,10 +40,12 @@
 //
 // DEL without a network namespace: the bridge plugin of
 // containernetworking-plugins v1.1 returns early when the namespace is gone
-// and leaves the pod's ipMasq chain in the nat table behind. For the
-// generated network Detach therefore removes that chain and the firewall
-// plugin's rules of the pod's address itself; this is why DetachRequest
-// carries the IP.
+// and leaves the pod's ipMasq chain in the nat table behind. For runner's
+// lists of earlier runners Detach therefore removes that chain and the
+// firewall plugin's rules of the pod's address itself; this is why
+// DetachRequest carries the IP. A DEL of runner's own network without
+// libcni's cache runs portmap with a placeholder mapping, which removes a
+// hostPort chain the ADD may have left.
 //
 // Deadlines: every Attach and Detach ends within Config.Timeout, the
 // rollback of a failed or cancelled Attach within Config.RollbackTimeout, and

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -60,11 +59,14 @@ func newTestNet(t *testing.T) *testNet {
 	}
 	tn.plugin = p
 	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "link", "del", tn.bridge).CombinedOutput(); err != nil &&
-			!strings.Contains(string(out), "Cannot find device") {
-			t.Errorf("delete bridge %s: %v: %s", tn.bridge, err, out)
+		if err := RemoveNode(context.Background(), p.Network().Node()); err != nil {
+			t.Errorf("cleanup: %v", err)
 		}
 	})
+	// Once per node, as runner does at start.
+	if _, err := EnsureNode(ctxTimeout(t), p.Network().Node()); err != nil {
+		t.Fatal(err)
+	}
 	return tn
 }
 
@@ -87,6 +89,7 @@ func (tn *testNet) newNetNS(t *testing.T, suffix string) (name, path string) {
 
 // The host helpers of net/internal/nettest, by their short names here.
 var (
+	freePort   = nettest.FreePort
 	run        = nettest.Run
 	succeeds   = nettest.Succeeds
 	eventually = nettest.Eventually
@@ -121,17 +124,6 @@ func httpGet(url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // iptablesHas reports whether iptables -S output of table mentions s.

@@ -41,8 +41,8 @@ func dnatChain(network, id string) string {
 	return "CNI-DN-" + hex.EncodeToString(sum[:])[:21]
 }
 
-// scrubRules removes the iptables state the generated network's plugins keep
-// for one sandbox, in case their DEL left it: the bridge plugin's ipMasq
+// scrubRules removes the iptables state that runner's lists of earlier
+// runners (bridge with ipMasq, firewall) kept for one sandbox, in case their DEL left it: the bridge plugin's ipMasq
 // chain and its POSTROUTING jump (left when DEL runs without a namespace),
 // and the firewall plugin's two CNI-FORWARD rules for ip (left when libcni's
 // cached result is lost). Each rule is checked before it is deleted, so
@@ -97,6 +97,12 @@ func (ipt ipTables) deleteRule(ctx context.Context, table, chain string, spec ..
 // run runs iptables (the binary the plugins use, found in PATH), waiting
 // for the xtables lock at most iptablesLockWait seconds.
 func (ipt ipTables) run(ctx context.Context, args ...string) error {
+	_, err := ipt.output(ctx, args...)
+	return err
+}
+
+// output is run that returns what iptables printed.
+func (ipt ipTables) output(ctx context.Context, args ...string) (string, error) {
 	timeout := ipt.timeout
 	if timeout <= 0 {
 		timeout = iptablesTimeout
@@ -105,7 +111,7 @@ func (ipt ipTables) run(ctx context.Context, args ...string) error {
 	defer cancel()
 	path, err := exec.LookPath("iptables")
 	if err != nil {
-		return &iptablesError{args: args, err: err}
+		return "", &iptablesError{args: args, err: err}
 	}
 	start := time.Now()
 	stdout, stderr, err := runCommand(ctx, path, append([]string{"-w", iptablesLockWait}, args...), nil, nil)
@@ -113,9 +119,9 @@ func (ipt ipTables) run(ctx context.Context, args ...string) error {
 		ipt.trace(Call{Kind: CallIPTables, Name: "iptables", Command: strings.Join(args, " "), Took: time.Since(start), Err: err})
 	}
 	if err != nil {
-		return &iptablesError{args: args, out: strings.TrimSpace(string(stderr) + string(stdout)), err: err}
+		return "", &iptablesError{args: args, out: strings.TrimSpace(string(stderr) + string(stdout)), err: err}
 	}
-	return nil
+	return string(stdout), nil
 }
 
 // notFound reports whether iptables answered a check (-C) with "no such

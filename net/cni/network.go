@@ -63,12 +63,30 @@ func Own(bridge string, cidr netip.Prefix) (Network, error) {
 		bridge = DefaultBridgeName
 	}
 	cidr = cidr.Masked()
-	data, err := generatedConfig(bridge, cidr)
+	data, err := generatedConfig(bridge, cidr, false)
 	if err != nil {
 		return Network{}, err
 	}
 	return Network{Plugin: Kubenet, Name: networkName, Bridge: bridge, CIDR: cidr, Config: data}, nil
 }
+
+// ForPod returns the network a pod is attached with: for runner's own, the
+// list with portmap when the pod has hostPorts (without, portmap would only
+// cost time); a user's list unchanged, whatever it holds.
+func (n Network) ForPod(hostPorts bool) Network {
+	if n.Plugin != Kubenet || !hostPorts {
+		return n
+	}
+	data, err := generatedConfig(n.Bridge, n.CIDR, true)
+	if err != nil {
+		return n // Own validated bridge and CIDR already
+	}
+	n.Config = data
+	return n
+}
+
+// Node is the once-per-node part of runner's own network n (Kubenet only).
+func (n Network) Node() Node { return Node{Bridge: n.Bridge, CIDRs: []netip.Prefix{n.CIDR}} }
 
 // Load chooses a network list from dir, as the kubelet's --network-plugin=cni
 // did: the files *.conflist, *.conf and *.json in lexical order, the first

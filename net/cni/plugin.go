@@ -1,6 +1,7 @@
 package cni
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -85,14 +86,17 @@ type Result struct {
 // is safe for concurrent use by the per-pod workers; calls for one sandbox
 // must not overlap (the loop runs one worker per pod).
 type Plugin struct {
-	cfg      Config
-	network  Network
-	own      bool // runner's own network: the caller's address, CIDR checks, rule scrubbing
-	gateway  netip.Addr
-	cni      *libcni.CNIConfig
-	exec     *pluginExec
-	ipt      ipTables
-	list     *libcni.NetworkConfigList
+	cfg     Config
+	network Network
+	own     bool // runner's own network: the caller's address, CIDR checks
+	gateway netip.Addr
+	cni     *libcni.CNIConfig
+	exec    *pluginExec
+	ipt     ipTables
+	list    *libcni.NetworkConfigList
+	// portList is runner's own list with portmap, for a pod with hostPorts
+	// when list has none (nil otherwise).
+	portList *libcni.NetworkConfigList
 	loopback *libcni.PluginConfig
 	// nsIdentity identifies a network namespace by path (netnsIdentity;
 	// unit tests replace it to run fake plugins without namespaces).
@@ -133,6 +137,15 @@ func Open(cfg Config, n Network) (*Plugin, error) {
 	if p.list, err = libcni.NetworkConfFromBytes(n.Config); err != nil {
 		return nil, fmt.Errorf("new CNI plugin: network %q: %w", n.Name, err)
 	}
+	if p.own && !hasPlugin(p.list, "portmap") {
+		data, err := generatedConfig(n.Bridge, n.CIDR, true)
+		if err != nil {
+			return nil, fmt.Errorf("new CNI plugin: %w", err)
+		}
+		if p.portList, err = libcni.NetworkConfFromBytes(data); err != nil {
+			return nil, fmt.Errorf("new CNI plugin: %w", err)
+		}
+	}
 	if p.loopback, err = loopbackConfig(); err != nil {
 		return nil, fmt.Errorf("new CNI plugin: %w", err)
 	}
@@ -144,7 +157,7 @@ func Open(cfg Config, n Network) (*Plugin, error) {
 	p.cni = libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, cfg.CacheDir, p.exec)
 	needed := append(pluginTypes(p.list), "loopback")
 	if p.own {
-		needed = append(needed, "static")
+		needed = append(needed, "static", "portmap")
 	}
 	for _, typ := range needed {
 		if _, err := p.exec.FindInPath(typ, cfg.BinDirs); err != nil {
@@ -152,6 +165,58 @@ func Open(cfg Config, n Network) (*Plugin, error) {
 		}
 	}
 	return p, nil
+}
+
+// hasPlugin reports whether list runs a plugin of type typ.
+func hasPlugin(list *libcni.NetworkConfigList, typ string) bool {
+	for _, pl := range list.Plugins {
+		if pl.Network.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// perPodRules reports whether list is runner's own list of an earlier
+// runner, whose bridge (ipMasq) and firewall plugins kept iptables rules per
+// pod that their DEL may leave: Detach scrubs them.
+func (p *Plugin) perPodRules(list *libcni.NetworkConfigList) bool {
+	if !p.own {
+		return false
+	}
+	for _, pl := range list.Plugins {
+		var br struct {
+			IPMasq bool `json:"ipMasq"`
+		}
+		if pl.Network.Type == "firewall" || (pl.Network.Type == "bridge" && json.Unmarshal(pl.Bytes, &br) == nil && br.IPMasq) {
+			return true
+		}
+	}
+	return false
+}
+
+// listFor is the list an ADD runs: for runner's own network, with portmap
+// only when the pod has hostPorts.
+func (p *Plugin) listFor(hostPorts bool) *libcni.NetworkConfigList {
+	if hostPorts && p.portList != nil {
+		return p.portList
+	}
+	return p.list
+}
+
+// delList is the list a DEL runs: for runner's own network the one of the
+// ADD, from libcni's cache, else (cache lost) the one with portmap, whose
+// DEL removes a hostPort chain the ADD may have left.
+func (p *Plugin) delList(rt *libcni.RuntimeConf) *libcni.NetworkConfigList {
+	if !p.own {
+		return p.list
+	}
+	if data, _, err := p.cni.GetNetworkListCachedConfig(p.list, rt); err == nil && len(data) > 0 {
+		if list, err := libcni.NetworkConfFromBytes(data); err == nil {
+			return list
+		}
+	}
+	return p.listFor(true)
 }
 
 // pluginTypes lists the plugin types of list in order.

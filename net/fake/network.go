@@ -14,7 +14,7 @@ import (
 )
 
 // Call is one recorded call: the method and its main argument (the sandbox
-// ID; for Reconcile the sorted live IDs joined by ",").
+// ID; for Reconcile the sorted live IDs joined by ","; for EnsureNode "").
 type Call struct {
 	Method string
 	Arg    string
@@ -23,7 +23,7 @@ type Call struct {
 func (c Call) String() string { return c.Method + "(" + c.Arg + ")" }
 
 // methods are the methods FailNext accepts.
-var methods = []string{"Attach", "Detach", "Reconcile"}
+var methods = []string{"Attach", "Detach", "Reconcile", "EnsureNode"}
 
 // Network is the fake. Safe for concurrent use. Create it with New.
 type Network struct {
@@ -48,8 +48,8 @@ func New(cidr netip.Prefix) *Network {
 	return &Network{addrs: addrs, failNext: map[string]error{}, attached: map[string]podnet.Sandbox{}}
 }
 
-// FailNext makes the next call of method (Attach, Detach or Reconcile)
-// return err without doing anything.
+// FailNext makes the next call of method (Attach, Detach, Reconcile or
+// EnsureNode) return err without doing anything.
 func (n *Network) FailNext(method string, err error) {
 	if !slices.Contains(methods, method) {
 		panic(fmt.Sprintf("fake: FailNext of unknown method %q", method))
@@ -170,4 +170,12 @@ func (n *Network) Reconcile(_ context.Context, live map[string]int) error {
 		}
 	}
 	return nil
+}
+
+// EnsureNode records the call (the Manager sets up or repairs the node's
+// part of the network; the fake has none).
+func (n *Network) EnsureNode(context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.recordLocked("EnsureNode", "")
 }

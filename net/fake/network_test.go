@@ -84,6 +84,13 @@ func TestFailNextOnce(t *testing.T) {
 	if _, ok := n.IP("s"); !ok {
 		t.Error("a failed Detach released the address")
 	}
+	n.FailNext("EnsureNode", boom)
+	if err := n.EnsureNode(ctx); !errors.Is(err, boom) {
+		t.Fatalf("EnsureNode = %v", err)
+	}
+	if err := n.EnsureNode(ctx); err != nil {
+		t.Fatalf("second EnsureNode = %v", err)
+	}
 	n.FailNext("Reconcile", boom)
 	if err := n.Reconcile(ctx, nil); !errors.Is(err, boom) || len(n.Attached()) != 1 {
 		t.Fatalf("Reconcile = %v with %v attached", err, n.Attached())

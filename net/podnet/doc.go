@@ -7,7 +7,12 @@
 //
 // The reconcile loop's workers call Attach after a sandbox's pause process
 // started and Detach before the sandbox is removed (also when its process is
-// gone); the loop calls Reconcile once at start with the sandboxes that exist.
+// gone); the loop calls Reconcile once at start with the sandboxes that exist,
+// and EnsureNode on every relist: runner's own network keeps what is the same
+// for every pod (bridge, its addresses, masquerading, FORWARD rules) out of
+// the pods' ADDs, sets it up once (Reconcile, or the first Attach) and
+// repairs it when something outside runner deleted it. Uninstall (runner
+// cleanup-network) detaches everything and removes it.
 //
 // Attach, step by step, and what undoes each step when a later one fails:
 //

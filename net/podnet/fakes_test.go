@@ -145,6 +145,7 @@ type env struct {
 	cni     *fakeCNI // the current network's
 	fakes   map[string]*fakeCNI
 	store   *flakyStore
+	nodes   *fakeNodes
 	log     *logRecorder
 	m       *Manager
 	cfg     Config
@@ -153,7 +154,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), ipStore: ipam.NewMemStore(), fakes: map[string]*fakeCNI{}, log: &logRecorder{}}
+	e := &env{t: t, dir: t.TempDir(), ipStore: ipam.NewMemStore(), fakes: map[string]*fakeCNI{}, nodes: &fakeNodes{}, log: &logRecorder{}}
 	e.cfg = Config{CIDR: netip.MustParsePrefix("10.219.250.0/24"), BridgeName: "rtest0", Dir: e.dir, Logger: slog.New(e.log)}
 	e.store = &flakyStore{fileStore: fileStore{path: filepath.Join(e.dir, "sandboxes.json")}}
 	e.restart()
@@ -180,16 +181,66 @@ func (e *env) tryRestart() error {
 	}
 	e.current = choice.Network
 	e.cni = e.fakeFor(e.current)
-	e.m, err = newManager(e.cfg, e.alloc, e.store, choice, func(n cni.Network) (attacher, error) { return e.fakeFor(n), nil })
-	return err
+	e.m, err = newManager(e.cfg, e.alloc, e.store, choice, func(n cni.Network) (attacher, error) { return e.fakeFor(n), nil }, true)
+	if err != nil {
+		return err
+	}
+	e.m.ensureNode = e.nodes.ensure
+	e.m.removeNode = e.nodes.remove
+	return nil
 }
 
-// fakeFor is the fake CNI of network n.
+// fakeNodes stands for cni.EnsureNode and cni.RemoveNode: it keeps the
+// ranges each bridge was last set up with, and can fail the next Ensure.
+type fakeNodes struct {
+	mu       sync.Mutex
+	served   map[string][]netip.Prefix
+	owned    map[string][]netip.Prefix // the Owned of the last Ensure
+	ensures  int
+	failNext error
+}
+
+func (f *fakeNodes) ensure(_ context.Context, n cni.Node) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ensures++
+	if err := f.failNext; err != nil {
+		f.failNext = nil
+		return nil, err
+	}
+	if f.served == nil {
+		f.served, f.owned = map[string][]netip.Prefix{}, map[string][]netip.Prefix{}
+	}
+	f.owned[n.Bridge] = slices.Clone(n.Owned)
+	if slices.Equal(f.served[n.Bridge], n.CIDRs) {
+		return nil, nil
+	}
+	f.served[n.Bridge] = slices.Clone(n.CIDRs)
+	return []string{fmt.Sprint("set up ", n.CIDRs)}, nil
+}
+
+func (f *fakeNodes) remove(_ context.Context, n cni.Node) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.served, n.Bridge)
+	return nil
+}
+
+// servedBy returns the ranges bridge was last set up with.
+func (f *fakeNodes) servedBy(bridge string) []netip.Prefix {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.served[bridge])
+}
+
+// fakeFor is the fake CNI of network n; runner's own list with and without
+// portmap share one.
 func (e *env) fakeFor(n cni.Network) *fakeCNI {
-	f, ok := e.fakes[n.ID()]
+	key := fmt.Sprint(n.Plugin, n.Name, n.File, n.Bridge, n.CIDR)
+	f, ok := e.fakes[key]
 	if !ok {
 		f = newFakeCNI()
-		e.fakes[n.ID()] = f
+		e.fakes[key] = f
 	}
 	return f
 }

@@ -58,18 +58,25 @@ func newHostNet(t *testing.T) *hostNet {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, br := range []string{h.ownBridge, h.podBridge} {
-			_ = exec.Command("ip", "link", "del", br).Run()
+		// What runner's uninstall removes, then the foreign list's bridge.
+		if _, err := Uninstall(context.Background(), h.config("")); err != nil {
+			t.Errorf("cleanup: %v", err)
 		}
+		_ = exec.Command("ip", "link", "del", h.podBridge).Run()
 	})
 	return h
+}
+
+// config is the Manager's configuration under --network-plugin plugin.
+func (h *hostNet) config(plugin string) Config {
+	return Config{Dir: h.dir, NetworkPlugin: plugin, CIDR: h.ownCIDR, BridgeName: h.ownBridge,
+		ConfDir: h.confDir, BinDirs: []string{h.pluginDir}}
 }
 
 // manager starts a Manager (a runner) with --network-plugin plugin.
 func (h *hostNet) manager(t *testing.T, plugin string) *Manager {
 	t.Helper()
-	m, err := New(Config{Dir: h.dir, NetworkPlugin: plugin, CIDR: h.ownCIDR, BridgeName: h.ownBridge,
-		ConfDir: h.confDir, BinDirs: []string{h.pluginDir}})
+	m, err := New(h.config(plugin))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +107,14 @@ func ctxT(t *testing.T) context.Context {
 
 // attach attaches a new sandbox (namespace and process) and makes sure
 // cleanup detaches it.
-func (h *hostNet) attach(t *testing.T, m *Manager, suffix string) (Sandbox, netip.Addr) {
+func (h *hostNet) attach(t *testing.T, m *Manager, suffix string, ports ...cni.PortMapping) (Sandbox, netip.Addr) {
 	t.Helper()
 	ns := "rtest-" + h.runID + "-" + suffix
-	sb := Sandbox{ID: "sb-" + ns, Pid: nettest.Sandbox(t, ns), Pod: "default/" + suffix, PodUID: "uid-" + suffix}
+	sb := Sandbox{ID: "sb-" + ns, Pid: nettest.Sandbox(t, ns), Pod: "default/" + suffix, PodUID: "uid-" + suffix, Ports: ports}
 	// Before the namespace goes (cleanups run last first): a runner
 	// started afresh detaches the sandbox, whatever the test did.
 	t.Cleanup(func() {
-		m, err := New(Config{Dir: h.dir, CIDR: h.ownCIDR, BridgeName: h.ownBridge, BinDirs: []string{h.pluginDir}})
+		m, err := New(h.config(""))
 		if err == nil {
 			err = m.Detach(context.Background(), sb.ID, sb.Pid)
 		}
@@ -186,5 +193,103 @@ func TestForeignConflistAndSwitchingPlugins(t *testing.T) {
 		if nettest.Succeeds("ip", "-n", "rtest-"+h.runID+"-"+ns, "link", "show", "eth0") {
 			t.Errorf("eth0 left in %s's namespace", ns)
 		}
+	}
+}
+
+// hostRules lists the iptables rules of every table that mention s.
+func hostRules(t *testing.T, s string) []string {
+	t.Helper()
+	var out []string
+	for _, table := range []string{"nat", "filter"} {
+		for _, line := range strings.Split(nettest.Run(t, "iptables", "-w", "-t", table, "-S"), "\n") {
+			if strings.Contains(line, s) {
+				out = append(out, table+": "+line)
+			}
+		}
+	}
+	return out
+}
+
+// The once-per-node set-up of runner's own network is made at start, kept
+// out of the pods' ADDs (no rule names a pod without hostPorts), restored
+// by EnsureNode after it was deleted by hand, and by a restarted runner.
+func TestOncePerNodeSetUpIsRestored(t *testing.T) {
+	h := newHostNet(t)
+	m := h.manager(t, "")     // Reconcile: EnsureNode
+	ours := "-" + h.ownBridge // the node's chains end with the bridge's name
+	node := hostRules(t, ours)
+	if len(node) < 4 || !nettest.LinkExists(h.ownBridge) {
+		t.Fatalf("after start: bridge %v, rules %v", nettest.LinkExists(h.ownBridge), node)
+	}
+	sb, ip := h.attach(t, m, "a")
+	if rules := hostRules(t, ip.String()+"/32"); len(rules) != 0 {
+		t.Errorf("rules for the pod's address: %v", rules)
+	}
+	if rules := hostRules(t, sb.ID); len(rules) != 0 {
+		t.Errorf("rules naming the pod: %v", rules)
+	}
+	deleteNodeRules := func() {
+		nettest.Run(t, "iptables", "-w", "-t", "nat", "-D", "POSTROUTING", "-j", "RUNNER-MASQ-"+h.ownBridge)
+		nettest.Run(t, "iptables", "-w", "-F", "RUNNER-FWD-"+h.ownBridge)
+		nettest.Run(t, "ip", "addr", "flush", "dev", h.ownBridge)
+	}
+	deleteNodeRules()
+	if err := m.EnsureNode(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostRules(t, ours); strings.Join(got, "\n") != strings.Join(node, "\n") {
+		t.Errorf("after EnsureNode:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(node, "\n"))
+	}
+	deleteNodeRules()
+	h.manager(t, "") // a restarted runner
+	if got := hostRules(t, ours); strings.Join(got, "\n") != strings.Join(node, "\n") {
+		t.Errorf("after a restart:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(node, "\n"))
+	}
+	if out := nettest.Run(t, "ip", "-4", "-o", "addr", "show", "dev", h.ownBridge); !strings.Contains(out, netip.PrefixFrom(h.ownCIDR.Addr().Next(), 24).String()) {
+		t.Errorf("bridge address not restored: %s", out)
+	}
+	// The pod reaches its gateway again.
+	if !nettest.Succeeds("ip", "netns", "exec", "rtest-"+h.runID+"-a", "/bin/busybox", "ping", "-c", "1", "-W", "2", h.ownCIDR.Addr().Next().String()) {
+		t.Error("the pod cannot reach the bridge after the restore")
+	}
+}
+
+// runner cleanup-network: with pods attached (one with a hostPort), nothing
+// of runner's network is left: no rule, no bridge, no veth, no record, no
+// address.
+func TestUninstallLeavesNothing(t *testing.T) {
+	h := newHostNet(t)
+	m := h.manager(t, "")
+	a, _ := h.attach(t, m, "a")
+	b, _ := h.attach(t, m, "b", cni.PortMapping{HostPort: nettest.FreePort(t), ContainerPort: 8080, HostIP: "127.0.0.1"})
+	if len(hostRules(t, b.ID)) == 0 {
+		t.Fatal("no hostPort rule for b: the test would prove nothing")
+	}
+	rep, err := Uninstall(ctxT(t), h.config(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rep.Detached, ",") != a.ID+","+b.ID || strings.Join(rep.Bridges, ",") != h.ownBridge {
+		t.Errorf("report %+v", rep)
+	}
+	for _, s := range []string{"-" + h.ownBridge, a.ID, b.ID, h.ownCIDR.String()} {
+		if rules := hostRules(t, s); len(rules) != 0 {
+			t.Errorf("rules naming %s left: %v", s, rules)
+		}
+	}
+	if nettest.LinkExists(h.ownBridge) {
+		t.Errorf("bridge %s left", h.ownBridge)
+	}
+	for _, ns := range []string{"a", "b"} {
+		if nettest.Succeeds("ip", "-n", "rtest-"+h.runID+"-"+ns, "link", "show", "eth0") {
+			t.Errorf("veth left in %s", ns)
+		}
+	}
+	again := h.manager(t, "")
+	if got := again.Attached(); len(got) != 0 {
+		t.Errorf("records left: %v", got)
+	}
+	if got := again.addrs.Allocations(); len(got) != 0 {
+		t.Errorf("addresses left: %v", got)
 	}
 }

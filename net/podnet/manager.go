@@ -2,7 +2,6 @@ package podnet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -10,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/runner-dev/runner/net/cni"
@@ -38,7 +37,10 @@ type Config struct {
 	// CNITimeout bounds each CNI ADD and DEL (cni.Config.Timeout); zero:
 	// cni.DefaultTimeout.
 	CNITimeout time.Duration
-	Logger     *slog.Logger
+	// Trace, when set, is told of every plugin and iptables run
+	// (cni.Config.Trace), for measurements.
+	Trace  func(cni.Call)
+	Logger *slog.Logger
 }
 
 // Sandbox is what Attach needs to know of a pod sandbox.
@@ -88,12 +90,30 @@ type Manager struct {
 	mu       sync.Mutex
 	recs     map[string]*record     // sandbox ID → record
 	networks map[string]cni.Network // ID → network, those records refer to
+	// served are the ranges of runner's own network the node was last set
+	// up with, by bridge (persisted; state.served); owned adds the range
+	// the address allocator kept before this start (a runner older than
+	// the record of served ranges).
+	served map[string][]netip.Prefix
+	owned  []netip.Prefix
+
+	// nodeMu serialises EnsureNode; nodeEnsured is set once it succeeded
+	// (read without nodeMu, so that Attach never waits for a relist's check).
+	nodeMu      sync.Mutex
+	nodeEnsured atomic.Bool
+	// ensureNode and removeNode are cni.EnsureNode and cni.RemoveNode (unit
+	// tests replace them).
+	ensureNode func(context.Context, cni.Node) ([]string, error)
+	removeNode func(context.Context, cni.Node) error
 }
 
 // New chooses the network (see chooseNetwork), loads the state, and checks
 // a changed PodCIDR against the pods that hold addresses (decideCIDRs); it
 // runs no plugin.
-func New(cfg Config) (*Manager, error) {
+func New(cfg Config) (*Manager, error) { return build(cfg, true) }
+
+// build is New; checkCIDRs false skips decideCIDRs (Uninstall).
+func build(cfg Config, checkCIDRs bool) (*Manager, error) {
 	if !cfg.CIDR.IsValid() {
 		cfg.CIDR = netip.MustParsePrefix(ipam.DefaultCIDR)
 	}
@@ -111,21 +131,33 @@ func New(cfg Config) (*Manager, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pod network state dir: %w", err)
 	}
-	alloc, err := ipam.New(ipam.Config{CIDR: cfg.CIDR, Store: ipam.NewFileStore(filepath.Join(cfg.Dir, "ipam.json"))})
+	ipStore := ipam.NewFileStore(filepath.Join(cfg.Dir, "ipam.json"))
+	before, err := ipStore.Load()
 	if err != nil {
 		return nil, err
 	}
-	cniCfg := cni.Config{BinDirs: cfg.BinDirs, CacheDir: filepath.Join(cfg.Dir, "cni-cache"), Timeout: cfg.CNITimeout}
+	alloc, err := ipam.New(ipam.Config{CIDR: cfg.CIDR, Store: ipStore})
+	if err != nil {
+		return nil, err
+	}
+	cniCfg := cni.Config{BinDirs: cfg.BinDirs, CacheDir: filepath.Join(cfg.Dir, "cni-cache"), Timeout: cfg.CNITimeout, Trace: cfg.Trace}
 	open := func(n cni.Network) (attacher, error) { return cni.Open(cniCfg, n) }
 	if _, err := open(choice.Network); err != nil {
 		return nil, err
 	}
-	return newManager(cfg, alloc, fileStore{path: filepath.Join(cfg.Dir, "sandboxes.json")}, choice, open)
+	m, err := newManager(cfg, alloc, fileStore{path: filepath.Join(cfg.Dir, "sandboxes.json")}, choice, open, checkCIDRs)
+	if err != nil {
+		return nil, err
+	}
+	if before.CIDR.IsValid() {
+		m.owned = []netip.Prefix{before.CIDR}
+	}
+	return m, nil
 }
 
 // newManager wires a Manager from its parts, loads the state and decides
 // about earlier PodCIDRs; New passes the real parts, unit tests fakes.
-func newManager(cfg Config, addrs addresses, store recordStore, choice Choice, open func(cni.Network) (attacher, error)) (*Manager, error) {
+func newManager(cfg Config, addrs addresses, store recordStore, choice Choice, open func(cni.Network) (attacher, error), checkCIDRs bool) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -135,7 +167,7 @@ func newManager(cfg Config, addrs addresses, store recordStore, choice Choice, o
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, addrs: addrs, store: store, choice: choice, current: choice.Network,
 		cacheDir: filepath.Join(cfg.Dir, "cni-cache"), open: open, opened: map[string]attacher{},
-		recs: st.recs, networks: st.networks}
+		recs: st.recs, networks: st.networks, served: st.served, ensureNode: cni.EnsureNode, removeNode: cni.RemoveNode}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if st.version == 1 {
@@ -144,7 +176,7 @@ func newManager(cfg Config, addrs addresses, store recordStore, choice Choice, o
 			return nil, err
 		}
 	}
-	if m.current.Plugin == cni.Kubenet {
+	if checkCIDRs && m.current.Plugin == cni.Kubenet {
 		if m.choice.Kept, err = decideCIDRs(m.current.CIDR, m.heldCIDRsLocked()); err != nil {
 			return nil, err
 		}
@@ -162,200 +194,6 @@ func (m *Manager) Description() string {
 
 // CIDR is the PodCIDR of runner's own network.
 func (m *Manager) CIDR() netip.Prefix { return m.cfg.CIDR }
-
-// Attach gives a started sandbox its network and returns its address. A
-// failure undoes everything it did (see the package doc). Called by a
-// worker.
-func (m *Manager) Attach(ctx context.Context, sb Sandbox) (netip.Addr, error) {
-	netns := "/proc/" + strconv.Itoa(sb.Pid) + "/ns/net"
-	if err := m.claim(sb, netns); err != nil {
-		return netip.Addr{}, err
-	}
-	net, err := m.attacherFor(m.current)
-	if err != nil {
-		m.forget(sb.ID)
-		return netip.Addr{}, fmt.Errorf("network for pod %s: %w", sb.Pod, err)
-	}
-	var ip netip.Addr
-	if m.current.Plugin == cni.Kubenet {
-		var err error
-		if ip, err = m.addrs.Allocate(sb.ID); err != nil {
-			m.forget(sb.ID)
-			if errors.Is(err, ipam.ErrExhausted) {
-				return netip.Addr{}, fmt.Errorf("no pod IP left for %s: %w (release comes with pod removal; widen --pod-cidr)", sb.Pod, err)
-			}
-			return netip.Addr{}, fmt.Errorf("allocate pod IP for %s: %w", sb.Pod, err)
-		}
-	}
-	res, err := net.Attach(ctx, cni.AttachRequest{
-		ID: sb.ID, NetNS: netns, IfName: "eth0", IP: ip, PortMappings: sb.Ports,
-		PodNamespace: podNamespace(sb.Pod), PodName: podName(sb.Pod), PodUID: sb.PodUID,
-	})
-	if err != nil {
-		// net/cni rolled its own ADD back.
-		m.undoAttach(ctx, sb, false)
-		return netip.Addr{}, fmt.Errorf("network for pod %s: %w", sb.Pod, err)
-	}
-	if err := m.markReady(sb.ID, res.IP); err != nil {
-		m.undoAttach(ctx, sb, true)
-		return netip.Addr{}, fmt.Errorf("network for pod %s: %w", sb.Pod, err)
-	}
-	return res.IP, nil
-}
-
-// claim records the sandbox before any plugin runs, after checking that no
-// other pod holds one of its host ports.
-func (m *Manager) claim(sb Sandbox, netns string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for id, rec := range m.recs {
-		if id == sb.ID || rec.PodUID == sb.PodUID {
-			continue
-		}
-		if err := HostPortConflict(sb.Pod, sb.Ports, rec.Pod, rec.Ports); err != nil {
-			return err
-		}
-	}
-	prev, had := m.recs[sb.ID]
-	id := m.current.ID()
-	m.networks[id] = m.current
-	m.recs[sb.ID] = &record{Pod: sb.Pod, PodUID: sb.PodUID, NetNS: netns, Ports: sb.Ports, Network: id}
-	if err := m.saveLocked(); err != nil {
-		if had {
-			m.recs[sb.ID] = prev
-		} else {
-			delete(m.recs, sb.ID)
-		}
-		return fmt.Errorf("network for pod %s: %w", sb.Pod, err)
-	}
-	return nil
-}
-
-// markReady records the sandbox's address once CNI ADD succeeded. When the
-// record cannot be saved it stays "not ready" in memory too.
-func (m *Manager) markReady(id string, ip netip.Addr) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	rec := m.recs[id]
-	rec.IP, rec.Ready = ip, true
-	if err := m.saveLocked(); err != nil {
-		rec.IP, rec.Ready = netip.Addr{}, false
-		return err
-	}
-	return nil
-}
-
-// undoAttach undoes the steps of a failed Attach on a context detached from
-// the caller's: CNI DEL when the ADD had succeeded, then the address and the
-// record. When a step fails, what it protects stays (and is logged), so
-// that Detach or Reconcile finishes it.
-func (m *Manager) undoAttach(ctx context.Context, sb Sandbox, added bool) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
-	defer cancel()
-	if added {
-		if err := m.del(ctx, sb.ID, sb.Pid); err != nil {
-			m.log.Warn("CNI DEL undoing a failed attach failed; the record and address stay until the sandbox is removed",
-				"pod", sb.Pod, "sandbox_id", short(sb.ID), "error", err)
-			return
-		}
-	}
-	if err := m.addrs.Release(sb.ID); err != nil {
-		m.log.Warn("release the address of a failed attach; released when the sandbox is removed", "pod", sb.Pod, "sandbox_id", short(sb.ID), "error", err)
-		return
-	}
-	m.forget(sb.ID)
-}
-
-// HostPortConflict returns the error for the first of ports (of pod) that
-// collides with one of heldPorts (of holder), or nil. The Manager refuses
-// such an Attach; net/fake uses it to answer alike.
-func HostPortConflict(pod string, ports []cni.PortMapping, holder string, heldPorts []cni.PortMapping) error {
-	for _, want := range ports {
-		for _, have := range heldPorts {
-			if want.CollidesWith(have) {
-				return fmt.Errorf("hostPort %d/%s of pod %s is already used by pod %s", want.HostPort, want.Proto(), pod, holder)
-			}
-		}
-	}
-	return nil
-}
-
-// forget removes a sandbox's record. A failed save is logged: the record is
-// gone from memory and the next save drops it from the file; until then a
-// restarted runner finds it and detaches again, which is harmless.
-func (m *Manager) forget(id string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.recs[id]; !ok {
-		return
-	}
-	delete(m.recs, id)
-	if err := m.saveLocked(); err != nil {
-		m.log.Warn("save pod network state", "sandbox_id", short(id), "error", err)
-	}
-}
-
-// Detach undoes Attach: CNI DEL (into the sandbox's namespace while its
-// process lives, else with no namespace so plugins still clean the host
-// side), then releases the address. Idempotent; nothing to undo is success.
-// A failure is logged here as well as returned, so that no caller can drop
-// it; the record and the address stay for a retry. Bounded by the CNI
-// timeouts (cni.Config.Timeout). pid is the pause process, 0 when it is
-// gone. Called by a worker.
-func (m *Manager) Detach(ctx context.Context, sandboxID string, pid int) error {
-	if !m.known(sandboxID) {
-		return nil
-	}
-	if err := m.del(ctx, sandboxID, pid); err != nil {
-		m.log.Warn("CNI DEL failed; the sandbox keeps its address and record until a retry succeeds", "sandbox_id", short(sandboxID), "error", err)
-		return fmt.Errorf("remove network of sandbox %s: %w", short(sandboxID), err)
-	}
-	if err := m.addrs.Release(sandboxID); err != nil {
-		m.log.Warn("release of a detached sandbox's address failed; retried with the next Detach", "sandbox_id", short(sandboxID), "error", err)
-		return fmt.Errorf("release IP of sandbox %s: %w", short(sandboxID), err)
-	}
-	m.forget(sandboxID)
-	return nil
-}
-
-// known reports whether the sandbox has a record or an address.
-func (m *Manager) known(id string) bool {
-	m.mu.Lock()
-	_, ok := m.recs[id]
-	m.mu.Unlock()
-	if !ok {
-		_, ok = m.addrs.Lookup(id)
-	}
-	return ok
-}
-
-// del runs CNI DEL for a sandbox with the network of its ADD, from its
-// record and address. The namespace is passed only while the pause process
-// that Attach saw lives.
-func (m *Manager) del(ctx context.Context, id string, pid int) error {
-	req := cni.DetachRequest{ID: id, IfName: "eth0"}
-	m.mu.Lock()
-	if rec, ok := m.recs[id]; ok {
-		req.IP, req.PortMappings = rec.IP, rec.Ports
-		req.PodNamespace, req.PodName, req.PodUID = podNamespace(rec.Pod), podName(rec.Pod), rec.PodUID
-		if pid > 0 && rec.NetNS == "/proc/"+strconv.Itoa(pid)+"/ns/net" {
-			req.NetNS = rec.NetNS
-		}
-	}
-	n, err := m.networkOfLocked(id)
-	m.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if ip, ok := m.addrs.Lookup(id); ok && !req.IP.IsValid() {
-		req.IP = ip
-	}
-	net, err := m.attacherFor(n)
-	if err != nil {
-		return fmt.Errorf("network %q of the sandbox's ADD: %w", n.Name, err)
-	}
-	return net.Detach(ctx, req)
-}
 
 // IP is the address of an attached sandbox; ok is false while it is not
 // (fully) attached.
@@ -380,7 +218,7 @@ func (m *Manager) Attached() []string {
 // must be held.
 func (m *Manager) saveLocked() error {
 	m.gcNetworksLocked()
-	return m.store.Save(state{recs: m.recs, networks: m.networks})
+	return m.store.Save(state{recs: m.recs, networks: m.networks, served: m.served})
 }
 
 func podNamespace(key string) string { ns, _, _ := strings.Cut(key, "/"); return ns }

@@ -86,6 +86,11 @@ func TestAttachFailureAtEachStepLeaksNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
+			// As at start: the node is set up before the first Attach (its
+			// record of served ranges is a save of its own).
+			if err := e.m.Reconcile(t.Context(), nil); err != nil {
+				t.Fatal(err)
+			}
 			tc.inject(e)
 			ip, err := e.m.Attach(t.Context(), sandbox(1))
 			if err == nil {

@@ -29,7 +29,10 @@ type record struct {
 type state struct {
 	networks map[string]cni.Network // by cni.Network.ID
 	recs     map[string]*record     // by sandbox ID
-	version  int                    // of the file it was loaded from; 0: none
+	// served are the ranges EnsureNode last set up, by bridge: runner's,
+	// so that it may remove their addresses later.
+	served  map[string][]netip.Prefix
+	version int // of the file it was loaded from; 0: none
 }
 
 // recordStore persists the state. Save must be durable when it returns.
@@ -45,16 +48,17 @@ const stateVersion = 2
 
 // stateFile is the JSON layout of fileStore's file.
 type stateFile struct {
-	Version   int                    `json:"version"`
-	Networks  map[string]cni.Network `json:"networks,omitempty"`
-	Sandboxes map[string]*record     `json:"sandboxes"`
+	Version   int                       `json:"version"`
+	Networks  map[string]cni.Network    `json:"networks,omitempty"`
+	Served    map[string][]netip.Prefix `json:"served,omitempty"`
+	Sandboxes map[string]*record        `json:"sandboxes"`
 }
 
 // fileStore keeps the state in one JSON file, replaced atomically.
 type fileStore struct{ path string }
 
 func (f fileStore) Load() (state, error) {
-	st := state{networks: map[string]cni.Network{}, recs: map[string]*record{}}
+	st := state{networks: map[string]cni.Network{}, recs: map[string]*record{}, served: map[string][]netip.Prefix{}}
 	data, err := os.ReadFile(f.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return st, nil
@@ -73,6 +77,9 @@ func (f fileStore) Load() (state, error) {
 	for id, n := range file.Networks {
 		st.networks[id] = n
 	}
+	for bridge, cidrs := range file.Served {
+		st.served[bridge] = cidrs
+	}
 	for id, rec := range file.Sandboxes {
 		if rec == nil {
 			continue
@@ -86,7 +93,7 @@ func (f fileStore) Load() (state, error) {
 }
 
 func (f fileStore) Save(st state) error {
-	data, err := json.MarshalIndent(stateFile{Version: stateVersion, Networks: st.networks, Sandboxes: st.recs}, "", "  ")
+	data, err := json.MarshalIndent(stateFile{Version: stateVersion, Networks: st.networks, Served: st.served, Sandboxes: st.recs}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save pod network state: %w", err)
 	}

@@ -60,6 +60,8 @@ type options struct {
 	goResults  string
 	logsDir    string
 	gcOnly     bool
+	// networkOnly runs only the pod network's phases.
+	networkOnly bool
 }
 
 func main() {
@@ -83,6 +85,7 @@ func run() int {
 	flag.StringVar(&o.goResults, "go-results", "", "file of `go test -bench` output: written with --go-only, else read instead of running the Go benchmarks")
 	flag.StringVar(&o.logsDir, "logs-dir", "", "copy runner's logs here before the run's directory is removed")
 	flag.BoolVar(&o.gcOnly, "gc-only", false, "only run the garbage collection phase and print its rows (Docker: hold the e2e lock)")
+	flag.BoolVar(&o.networkOnly, "network-only", false, "of the Docker phases, only the pod network's (no BENCHMARKS.md)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -104,6 +107,7 @@ func run() int {
 		}
 		rows = append(rows, dockerRows(res)...)
 		rows = append(rows, probeRows(&res.probes)...)
+		rows = append(rows, networkRows(res)...)
 	}
 	if !o.skipGo && ctx.Err() == nil {
 		out, err := goBenchOutput(ctx, o)
@@ -120,7 +124,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench: failed; BENCHMARKS.md not written")
 		return 1
 	}
-	if o.out != "" && !o.skipDocker && !o.skipGo && !o.probesOnly && !o.skipProbes {
+	if o.out != "" && !o.skipDocker && !o.skipGo && !o.probesOnly && !o.skipProbes && !o.networkOnly {
 		if err := writeMarkdown(o.out, m, tbl); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			return 1
@@ -221,7 +225,7 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 		logf("cleaning up (run %s)", runID)
 		cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer ccancel()
-		errs := []error{retErr, b.cleanup(cctx), removeLabelled(cctx, cli, boundLabel, runID), deleteLink(boundBridge), w.cleanup(cctx)}
+		errs := []error{retErr, b.cleanup(cctx), removeLabelled(cctx, cli, boundLabel, runID), cni.RemoveNode(cctx, cni.Node{Bridge: boundBridge, CIDRs: []netip.Prefix{netip.MustParsePrefix(boundCIDR)}}), w.cleanup(cctx)}
 		stopRec()
 		<-w.rec.done
 		<-w.boundRec.done
@@ -236,13 +240,17 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 		}
 		retErr = errors.Join(errs...)
 	}()
+	// The bound's network is set up once, as runner sets its own up at start.
+	if _, err := cni.EnsureNode(ctx, plugin.Network().Node()); err != nil {
+		return err
+	}
 	if w.proxy, err = startProxy(filepath.Join(dir, "docker.sock"), dockerSocket); err != nil {
 		return err
 	}
 	if res.proxyHop, err = measureProxyHop(ctx, cli, w.proxy.path); err != nil {
 		return err
 	}
-	if !o.probesOnly {
+	if !o.probesOnly && !o.networkOnly {
 		if err := measureRunner(ctx, w, b, res, o.steady); err != nil {
 			return err
 		}
@@ -250,7 +258,15 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 			return err
 		}
 	}
-	if o.skipProbes {
+	if !o.probesOnly {
+		if err := measureBreakdown(ctx, hex.EncodeToString(id), res); err != nil {
+			return err
+		}
+		if err := measureNetworkBatches(ctx, w, res); err != nil {
+			return err
+		}
+	}
+	if o.skipProbes || o.networkOnly {
 		return nil
 	}
 	return measureProbes(ctx, w, &res.probes, o.steady)

@@ -62,4 +62,6 @@ type results struct {
 
 	// Probes (phase_probes.go).
 	probes probeResults
+	// Pod network (phase_network.go).
+	net netResults
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -13,6 +13,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+
+	"github.com/runner-dev/runner/net/cni"
 )
 
 // nodeName is runner's --node-name: pods are named <name>-bench.
@@ -177,19 +179,9 @@ func (w *world) cleanup(ctx context.Context) error {
 	if w.proxy != nil {
 		w.proxy.close()
 	}
-	if err := deleteLink(w.bridge); err != nil {
+	// runner's network's node set-up: bridge, veths, rules.
+	if err := cni.RemoveNode(ctx, cni.Node{Bridge: w.bridge, CIDRs: []netip.Prefix{netip.MustParsePrefix(w.cidr)}}); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// deleteLink removes a network interface if it exists.
-func deleteLink(name string) error {
-	if _, err := os.Stat("/sys/class/net/" + name); err != nil {
-		return nil
-	}
-	if out, err := exec.Command("ip", "link", "del", name).CombinedOutput(); err != nil {
-		return fmt.Errorf("ip link del %s: %v: %s", name, err, out)
-	}
-	return nil
 }
