@@ -20,6 +20,10 @@ type Network interface {
 	Detach(ctx context.Context, sandboxID string, pid int) error
 	IP(sandboxID string) (netip.Addr, bool)
 	Reconcile(ctx context.Context, live map[string]int) error
+	// EnsureNode checks what the network sets up once per node (runner's
+	// bridge, its address, its firewall rules) and puts back what is
+	// missing. Called by the watcher at each relist, off the loop.
+	EnsureNode(ctx context.Context) error
 }
 
 // DNSConfig is what the pods' resolv.conf and hosts files are made from.

@@ -91,6 +91,8 @@ type Runner struct {
 	inbox chan input
 	// inSync is closed once the loop has caught up after its start.
 	inSync chan struct{}
+	// nodeErr is the last failure of the network's node check (watcher).
+	nodeErr string
 }
 
 // InSync is closed once the loop, after its start, has planned every pod

@@ -254,6 +254,7 @@ func (r *Runner) follow(ctx context.Context, cache inspectCache, stream *eventSt
 			}
 			return
 		case <-relist:
+			r.ensureNode(ctx)
 			u, _, err := r.listAll(ctx, cache, false)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -374,4 +375,26 @@ func eventUpdate(ev runtime.Event, oom map[string]bool, seq uint64) (observedUpd
 		return observedUpdate{containers: []runtime.Container{c}, seq: seq}, true
 	}
 	return observedUpdate{}, false
+}
+
+// ensureNode has the network check (and repair) its once-per-node set-up,
+// logging a failure once per change of it. Called by the watcher at each
+// relist.
+func (r *Runner) ensureNode(ctx context.Context) {
+	if r.cfg.Network == nil {
+		return
+	}
+	err := r.cfg.Network.EnsureNode(ctx)
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg != r.nodeErr && ctx.Err() == nil {
+		if err != nil {
+			r.log.Warn("the pod network's node set-up cannot be checked or repaired; retried at the next relist", "error", err)
+		} else {
+			r.log.Info("the pod network's node set-up is in place again")
+		}
+	}
+	r.nodeErr = msg
 }

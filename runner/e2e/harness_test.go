@@ -156,8 +156,11 @@ func (h *harness) cleanup() {
 			h.t.Logf("cleanup: remove %s: %v", c.Name, err)
 		}
 	}
-	// The test's bridge (its veths went with the containers' namespaces).
-	_ = exec.Command("ip", "link", "del", h.bridge).Run()
+	// The test's node set-up: its bridge and the firewall rules of its CIDR
+	// (its veths went with the containers' namespaces), as an uninstall.
+	if out, err := exec.Command(binary, "cleanup-network", "--root-dir", h.root, "--cni-bridge-name", h.bridge, "--pod-cidr", h.cidr).CombinedOutput(); err != nil {
+		h.t.Logf("cleanup: cleanup-network: %v\n%s", err, out)
+	}
 	if h.t.Failed() {
 		for i, p := range procs {
 			h.t.Logf("runner %d output:\n%s", i, p.Output())
