@@ -35,10 +35,19 @@ func findSpec(pod *v1.Pod, name string) (*v1.Container, bool) {
 // container that was created but failed to start is kept, its state (the
 // engine's error, exit code 128) being the status and the reason for the
 // backoff. Called by a worker.
-func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.Pod, a action, sandboxID, hash string) (c seen, w waitingReason, err error) {
+func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.Pod, a action, sandboxID, hash string, setup *sandboxSetup) (c seen, w waitingReason, err error) {
 	spec, _ := findSpec(pod, a.container)
 	if spec == nil {
 		return c, w, fmt.Errorf("container %s is not in the pod spec", a.container)
+	}
+	// The container is created while its sandbox's setup runs, unless its
+	// environment names the pod's address (it must be known first).
+	if setup != nil && needsPodIP(spec) {
+		ip, err := setup.wait()
+		if err != nil {
+			return c, w, &errSetup{err}
+		}
+		pod, setup = withPodIP(pod, ip), nil
 	}
 	failed := func(reason string, err error) (seen, waitingReason, error) {
 		return c, waitingReason{reason: reason, message: err.Error()}, err
@@ -56,7 +65,7 @@ func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.P
 		return failed(reasonCreateConfigError, err)
 	}
 	run := &containerRun{log: log, ref: refOf(pod), pod: pod, name: spec.Name, attempt: a.attempt, spec: spec,
-		create: &create, sandboxID: sandboxID, podIP: podIPOf(pod), env: envMap(env)}
+		create: &create, sandboxID: sandboxID, podIP: podIPOf(pod), env: envMap(env), setupPending: setup != nil && !setup.finished()}
 	undo := func() {
 		tctx, cancel := teardownCtx(ctx, r.cfg.CallTimeout)
 		defer cancel()
@@ -76,6 +85,14 @@ func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.P
 		return failed(reasonCreateError, fmt.Errorf("create container %s of pod %s: %w", spec.Name, podKey(pod), err))
 	}
 	r.record(log, run.ref, EventNormal, ReasonCreated, spec.Name, "Created container "+spec.Name, "container_id", shortID(id), "attempt", a.attempt)
+	if setup != nil {
+		ip, err := setup.wait()
+		if err != nil {
+			r.rollbackContainer(ctx, log, run, id)
+			return c, w, &errSetup{err}
+		}
+		run.podIP = ip
+	}
 	cctx, cancel = r.call(ctx)
 	err = r.cfg.Runtime.StartContainer(cctx, id)
 	cancel()
@@ -153,6 +170,17 @@ func (r *Runner) rollbackContainer(ctx context.Context, log *slog.Logger, run *c
 	if err := runPhase(r.hooks, log, "destroy container", true, func(h containerDestroyHook) error { return h.destroyContainer(tctx, run) }); err != nil {
 		log.Warn("undoing the preparation of a container that never ran failed", "container", run.name, "error", err)
 	}
+}
+
+// needsPodIP reports whether a container's environment names the pod's
+// address (the downward API's status.podIP or status.podIPs).
+func needsPodIP(c *v1.Container) bool {
+	for _, e := range c.Env {
+		if f := e.ValueFrom; f != nil && f.FieldRef != nil && (f.FieldRef.FieldPath == "status.podIP" || f.FieldRef.FieldPath == "status.podIPs") {
+			return true
+		}
+	}
+	return false
 }
 
 // podIPOf is the pod IP a worker put in the pod's status (withPodIP).

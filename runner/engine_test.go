@@ -8,11 +8,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 
 	netfake "github.com/runner-dev/runner/net/fake"
+	"github.com/runner-dev/runner/net/podnet"
 	"github.com/runner-dev/runner/runner/runtime"
 	"github.com/runner-dev/runner/runner/runtime/fake"
 )
@@ -211,5 +213,54 @@ func TestTeardownReleasesNetworkWhenARemovalFails(t *testing.T) {
 			return !attached
 		})
 		waitFor(t, "the pod removed after a retry", func() bool { return len(podContainers(t, rt, pod)) == 0 })
+	})
+}
+
+// gatedNetwork is the fake network whose Attach waits for the test.
+type gatedNetwork struct {
+	*netfake.Network
+	gate chan struct{}
+}
+
+func (g *gatedNetwork) Attach(ctx context.Context, sb podnet.Sandbox) (netip.Addr, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return netip.Addr{}, ctx.Err()
+	}
+	return g.Network.Attach(ctx, sb)
+}
+
+// TestNetworkSetUpBesideTheFirstContainer: the pod's first container is
+// created while its sandbox's network is being set up, and started only
+// once it is ready; a failed set-up removes the created container and the
+// sandbox, and the pod converges on the retry.
+func TestNetworkSetUpBesideTheFirstContainer(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		nw := &gatedNetwork{Network: netfake.New(netip.MustParsePrefix("10.99.0.0/24")), gate: make(chan struct{})}
+		h := startRunner(t, rt, Config{Network: nw})
+		pod := loadPod(t, podYAML("p", "", "app"))
+		h.send(pod)
+		synctest.Wait()
+		c, ok := latestOf(t, rt, pod, "app")
+		if !ok || c.State != runtime.StateCreated {
+			t.Fatalf("while the network is set up the app container is %v (found %v), want created", c.State, ok)
+		}
+		nw.FailNext("Attach", errors.New("plugin bridge failed"))
+		close(nw.gate)
+		waitFor(t, "the pod to run after the failed set-up", func() bool { return running(t, rt, pod, "app") })
+		n := 0
+		for _, c := range podContainers(t, rt, pod) {
+			if isSandbox(&c) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d sandboxes, want the one of the retry", n)
+		}
+		if c, _ := latestOf(t, rt, pod, "app"); attemptOf(&c) != 0 {
+			t.Errorf("the container runs as attempt %d, want 0: the one created beside the failed set-up never ran", attemptOf(&c))
+		}
 	})
 }

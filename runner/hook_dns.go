@@ -37,9 +37,11 @@ func (h dnsHook) prestartContainer(_ context.Context, c *containerRun) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range []string{resolv, hosts} {
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("DNS file of the pod's sandbox: %w", err)
+	if !c.setupPending { // else they are being written, before the start
+		for _, p := range []string{resolv, hosts} {
+			if _, err := os.Stat(p); err != nil {
+				return fmt.Errorf("DNS file of the pod's sandbox: %w", err)
+			}
 		}
 	}
 	c.create.Mounts = append(c.create.Mounts,

@@ -119,6 +119,9 @@ type containerRun struct {
 	podIP     netip.Addr
 	// env is the container's environment, for subPathExpr.
 	env map[string]string
+	// setupPending: the sandbox's setup (network, DNS files) still runs;
+	// the container is created meanwhile and started only after it.
+	setupPending bool
 }
 
 // hooks is the ordered hook list of a runner.

@@ -16,25 +16,27 @@ import (
 )
 
 // createSandbox creates and starts the pod's pause container, attempt n,
-// between its hooks' prestart (pod directory, volumes) and poststart
-// (network, DNS files). A sandbox that fails to start or to complete is
-// taken down again (its hooks' stop phase, then removal) before the error is
-// returned. It returns the sandbox as it is now and the pod's address.
-// Called by a worker.
-func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, attempt int, hash string) (sb seen, ip netip.Addr, err error) {
+// after its hooks' prestart (pod directory, volumes), and begins their
+// poststart (network, DNS files) on a goroutine of its own: the worker
+// creates the pod's first container meanwhile and starts it only once the
+// setup is done (the kubelet's rule: a container starts after its sandbox's
+// network is ready). A sandbox that fails to start, or whose setup fails,
+// is taken down again (its hooks' stop phase, then removal). It returns the
+// sandbox as it is now. Called by a worker.
+func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, attempt int, hash string) (sb seen, setup *sandboxSetup, err error) {
 	if err := r.ensurePauseImage(ctx, log); err != nil {
-		return sb, ip, err
+		return sb, nil, err
 	}
 	run := &sandboxRun{log: log, ref: refOf(pod), pod: pod}
 	if err := runPhase(r.hooks, log, "prestart sandbox", false, func(h sandboxPrestartHook) error { return h.prestartSandbox(ctx, run) }); err != nil {
-		return sb, ip, err
+		return sb, nil, err
 	}
 	spec := r.sandboxSpec(pod, attempt, hash)
 	cctx, cancel := r.call(ctx)
 	id, err := r.cfg.Runtime.CreateContainer(cctx, spec)
 	cancel()
 	if err != nil {
-		return sb, ip, fmt.Errorf("create sandbox %s: %w", spec.Name, err)
+		return sb, nil, fmt.Errorf("create sandbox %s: %w", spec.Name, err)
 	}
 	defer func() {
 		if err != nil {
@@ -45,7 +47,7 @@ func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Po
 	err = r.cfg.Runtime.StartContainer(cctx, id)
 	cancel()
 	if err != nil {
-		return sb, ip, fmt.Errorf("start sandbox %s: %w", spec.Name, err)
+		return sb, nil, fmt.Errorf("start sandbox %s: %w", spec.Name, err)
 	}
 	log.Info("sandbox started", "sandbox_id", shortID(id), "attempt", attempt)
 	if r.podNetworked(pod) {
@@ -53,17 +55,63 @@ func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Po
 		seq := r.nextSeq()
 		c, err := r.inspect(ctx, id)
 		if err != nil {
-			return sb, ip, err
+			return sb, nil, err
 		}
 		sb = seen{c: c, seq: seq}
 	} else {
 		sb = seen{c: started(id, spec, "", time.Now()), seq: r.nextSeq()}
 	}
-	run.sandbox = &sb.c
-	if err := runPhase(r.hooks, log, "poststart sandbox", false, func(h sandboxPoststartHook) error { return h.poststartSandbox(ctx, run) }); err != nil {
-		return seen{}, ip, err
+	c := sb.c
+	run.sandbox = &c
+	setup = &sandboxSetup{done: make(chan struct{}), sandboxID: id}
+	go func() {
+		defer close(setup.done)
+		if err := runPhase(r.hooks, log, "poststart sandbox", false, func(h sandboxPoststartHook) error { return h.poststartSandbox(ctx, run) }); err != nil {
+			r.rollbackSandbox(ctx, run, id)
+			setup.err = err
+			return
+		}
+		setup.ip = run.ip
+	}()
+	return sb, setup, nil
+}
+
+// sandboxSetup is the completion of a started sandbox (its poststart
+// hooks: the network, the DNS files), which runs while the worker creates
+// the pod's first container. It is owned by the worker that created the
+// sandbox, which waits for it before it starts a container or reports.
+type sandboxSetup struct {
+	done      chan struct{}
+	sandboxID string
+	// ip and err are set before done is closed; on err the sandbox was
+	// taken down again.
+	ip  netip.Addr
+	err error
+}
+
+// finished reports whether the setup is done.
+func (s *sandboxSetup) finished() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
 	}
-	return sb, run.ip, nil
+}
+
+// errSetup is a sandbox setup that failed while a container of the pod was
+// being created: the container is removed, the sandbox was taken down.
+type errSetup struct{ err error }
+
+func (e *errSetup) Error() string { return e.err.Error() }
+func (e *errSetup) Unwrap() error { return e.err }
+
+// wait returns the pod's address once the setup is done. It waits even when
+// ctx ends (the setup's own steps are bounded), so that the worker never
+// reports while the setup still runs.
+func (s *sandboxSetup) wait() (netip.Addr, error) {
+	<-s.done
+	return s.ip, s.err
 }
 
 // rollbackSandbox takes down a sandbox that failed half-way: its hooks'

@@ -199,6 +199,13 @@ func (r *Runner) work(ctx context.Context, o workOrder) {
 	removed := func(id string) {
 		res.removed = append(res.removed, seen{c: runtime.Container{ID: id}, seq: r.nextSeq()})
 	}
+	// setup: the completion of a sandbox this worker created (network, DNS
+	// files), running while it creates the first container.
+	var setup *sandboxSetup
+	setupFailed := func(err error) {
+		res.err, res.errReason = err, reasonFailedCreateSandbox
+		removed(setup.sandboxID)
+	}
 actions:
 	for _, a := range o.actions {
 		if ctx.Err() != nil {
@@ -240,7 +247,7 @@ actions:
 			}
 		case actCreateSandbox:
 			var sb seen
-			sb, podIP, err = r.createSandbox(ctx, log, o.pod, a.attempt, o.hashes[sandboxHashKey])
+			sb, setup, err = r.createSandbox(ctx, log, o.pod, a.attempt, o.hashes[sandboxHashKey])
 			if err != nil {
 				res.errReason = reasonFailedCreateSandbox
 			} else {
@@ -255,7 +262,15 @@ actions:
 			if podIP.IsValid() {
 				pod = withPodIP(o.pod, podIP)
 			}
-			c, w, err := r.startContainer(ctx, log, pod, a, sandboxID, o.hashes[a.container])
+			c, w, err := r.startContainer(ctx, log, pod, a, sandboxID, o.hashes[a.container], setup)
+			if setup != nil && setup.finished() && setup.err == nil {
+				podIP = setup.ip
+			}
+			var failedSetup *errSetup
+			if errors.As(err, &failedSetup) {
+				setupFailed(failedSetup.err)
+				break actions
+			}
 			res.waiting[a.container] = w
 			if c.c.ID != "" {
 				res.containers = append(res.containers, c)
@@ -291,6 +306,13 @@ actions:
 				res.errReason = reasonFailedSync
 			}
 			break
+		}
+	}
+	// A sandbox set up beside no container start: its setup must be done
+	// before the worker reports.
+	if setup != nil && res.err == nil {
+		if _, err := setup.wait(); err != nil {
+			setupFailed(err)
 		}
 	}
 	// Report the containers stopped as they are now, so the loop does not
