@@ -133,3 +133,24 @@ func TestMemoryAvailableWithLimit(t *testing.T) {
 		t.Errorf("over the limit: got %d, want 0", got)
 	}
 }
+
+func TestBuildNode(t *testing.T) {
+	mi := &cadvisor.MachineInfo{NumCores: 2, MemoryCapacity: 8 << 30, MachineID: "m", BootID: "b"}
+	ver := &cadvisor.VersionInfo{KernelVersion: "6.1", ContainerOsVersion: "Debian", DockerVersion: "20.10.24"}
+	n := buildNode(NodeIdentity{Name: "edge1", HostIP: "192.0.2.7", RunnerVersion: "v1"}, mi, ver, &cadvisor.FsInfo{Capacity: 100 << 30})
+	if got := n.Status.Capacity.Cpu().Value(); got != 2 {
+		t.Errorf("cpu: %d", got)
+	}
+	if got := n.Status.Allocatable.Memory().Value(); got != 8<<30 {
+		t.Errorf("allocatable memory: %d", got)
+	}
+	if got := n.Status.Capacity.StorageEphemeral().Value(); got != 100<<30 {
+		t.Errorf("ephemeral storage: %d", got)
+	}
+	if n.Status.Addresses[0].Address != "192.0.2.7" || n.Status.NodeInfo.ContainerRuntimeVersion != "docker://20.10.24" {
+		t.Errorf("addresses %+v info %+v", n.Status.Addresses, n.Status.NodeInfo)
+	}
+	if _, ok := buildNode(NodeIdentity{Name: "x"}, mi, ver, nil).Status.Capacity[v1.ResourceEphemeralStorage]; ok {
+		t.Errorf("ephemeral storage without nodefs: must be absent")
+	}
+}
