@@ -131,23 +131,24 @@ func New(cfg Config) *Metrics {
 		m.registry.MustRegister(node)
 	}
 	if cfg.Pods != nil {
-		m.registry.MustRegister(podCollector{cfg.Pods})
+		m.AddPods(cfg.Pods)
 	}
 	return m
+}
+
+// AddPods adds kubelet_running_pods and kubelet_running_containers, read
+// from pods at each scrape. Called once, by main, when the status store
+// exists (after the runtime was instrumented).
+func (m *Metrics) AddPods(pods PodLister) {
+	m.registry.MustRegister(podCollector{pods})
 }
 
 // Registry is what /metrics serves.
 func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 
-// Worker operations (operation_type of kubelet_pod_worker_duration_seconds).
-const (
-	WorkerCreate = "create"
-	WorkerSync   = "sync"
-	WorkerKill   = "kill"
-)
-
-// ObservePodWorker records one pod worker's pass. The loop's workers call
-// it, on their own goroutines, when they have carried out a plan.
+// ObservePodWorker records one pod worker's pass (operation: create, sync
+// or kill, see runner.Config.WorkerDone). The loop's workers call it, on
+// their own goroutines, when they have carried out a plan.
 func (m *Metrics) ObservePodWorker(operation string, took time.Duration) {
 	m.podWorker.WithLabelValues(operation).Observe(took.Seconds())
 }

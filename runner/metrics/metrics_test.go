@@ -142,7 +142,7 @@ func TestInstrumentedRuntime(t *testing.T) {
 func TestRegistryGathers(t *testing.T) {
 	m := New(Config{NodeName: "n1", Pods: podList{}})
 	m.ObserveSnapshot(manifest.Snapshot{Source: manifest.SourceFile, Partial: true, Problems: manifest.Problems{{File: "a.yaml"}}})
-	m.ObservePodWorker(WorkerCreate, time.Second)
+	m.ObservePodWorker("create", time.Second)
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
