@@ -93,7 +93,7 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		HideVersion:          true,
-		Flags:                daemonFlags(),
+		Flags:                append(daemonFlags(), serveFlags()...),
 		Action:               daemon,
 		Commands: []*cli.Command{
 			validateCommand(),
@@ -207,6 +207,7 @@ func daemon(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("container engine not reachable: %v", err), exitUsage)
 	}
+	obs := newObserver(c, log)
 	network, dnsConfig, err := podNetwork(c, log)
 	if err != nil {
 		return cli.Exit(err, exitUsage)
@@ -214,7 +215,8 @@ func daemon(c *cli.Context) error {
 	r, err := runner.New(runner.Config{
 		Network:       network,
 		DNS:           dnsConfig,
-		Runtime:       rt,
+		Runtime:       obs.runtime(rt),
+		WorkerDone:    obs.workerDone,
 		Logger:        log,
 		RootDir:       c.String("root-dir"),
 		InstanceID:    c.String("instance-id"),
@@ -261,7 +263,12 @@ func daemon(c *cli.Context) error {
 		stopSrc()
 		wg.Wait()
 	}()
-	if err := r.Run(ctx, snaps); err != nil {
+	stopServing, err := obs.serve(ctx, c, r, rt)
+	if err != nil {
+		return cli.Exit(err, exitUsage)
+	}
+	defer stopServing()
+	if err := r.Run(ctx, obs.tap(ctx, snaps)); err != nil {
 		return cli.Exit(err, exitFail)
 	}
 	log.Info("runner stopped; pods keep running")
