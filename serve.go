@@ -175,7 +175,8 @@ func (o *observer) serve(ctx context.Context, c *cli.Context, r *runner.Runner, 
 			if p == nil {
 				return nil, fmt.Errorf("cadvisor is starting: %w", server.ErrNotReady)
 			}
-			return p.Node(stats.NodeIdentity{Name: nodeName, HostIP: volume.DetectNode(rootDir).HostIP, RunnerVersion: version,
+			engine, _ := rt.Version(ctx) // left out when the engine does not answer
+			return p.Node(stats.NodeIdentity{Name: nodeName, HostIP: volume.DetectNode(rootDir).HostIP, RunnerVersion: version, RuntimeVersion: engine,
 				Labels: map[string]string{
 					"kubernetes.io/hostname": nodeName, "kubernetes.io/os": goruntime.GOOS, "kubernetes.io/arch": goruntime.GOARCH,
 				}})

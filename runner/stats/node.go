@@ -2,6 +2,7 @@ package stats
 
 import (
 	goruntime "runtime"
+	"strings"
 
 	cadvisor "github.com/google/cadvisor/lib/model"
 	v1 "k8s.io/api/core/v1"
@@ -16,6 +17,8 @@ type NodeIdentity struct {
 	HostIP string
 	// RunnerVersion stands where the kubelet's version is.
 	RunnerVersion string
+	// RuntimeVersion is the engine's, e.g. "docker 20.10.24".
+	RuntimeVersion string
 	// Labels are the node's labels (kubernetes.io/hostname, os, arch).
 	Labels map[string]string
 }
@@ -64,8 +67,9 @@ func buildNode(id NodeIdentity, mi *cadvisor.MachineInfo, ver *cadvisor.VersionI
 		KernelVersion: ver.KernelVersion, OSImage: ver.ContainerOsVersion,
 		KubeletVersion: id.RunnerVersion, OperatingSystem: goruntime.GOOS, Architecture: goruntime.GOARCH,
 	}
-	if ver.DockerVersion != "" {
-		n.Status.NodeInfo.ContainerRuntimeVersion = "docker://" + ver.DockerVersion
+	// As the kubelet shows it: "docker://20.10.24".
+	if name, v, ok := strings.Cut(id.RuntimeVersion, " "); ok {
+		n.Status.NodeInfo.ContainerRuntimeVersion = name + "://" + v
 	}
 	return n
 }

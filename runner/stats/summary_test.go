@@ -136,8 +136,8 @@ func TestMemoryAvailableWithLimit(t *testing.T) {
 
 func TestBuildNode(t *testing.T) {
 	mi := &cadvisor.MachineInfo{NumCores: 2, MemoryCapacity: 8 << 30, MachineID: "m", BootID: "b"}
-	ver := &cadvisor.VersionInfo{KernelVersion: "6.1", ContainerOsVersion: "Debian", DockerVersion: "20.10.24"}
-	n := buildNode(NodeIdentity{Name: "edge1", HostIP: "192.0.2.7", RunnerVersion: "v1"}, mi, ver, &cadvisor.FsInfo{Capacity: 100 << 30})
+	ver := &cadvisor.VersionInfo{KernelVersion: "6.1", ContainerOsVersion: "Debian"}
+	n := buildNode(NodeIdentity{Name: "edge1", HostIP: "192.0.2.7", RunnerVersion: "v1", RuntimeVersion: "docker 20.10.24"}, mi, ver, &cadvisor.FsInfo{Capacity: 100 << 30})
 	if got := n.Status.Capacity.Cpu().Value(); got != 2 {
 		t.Errorf("cpu: %d", got)
 	}
