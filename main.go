@@ -51,7 +51,7 @@ const (
 
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	err := app.Run(flagsFirst(args))
 	if err == nil {
 		return exitOK
 	}
@@ -95,7 +95,7 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 		HideVersion:          true,
 		Flags:                append(daemonFlags(), serveFlags()...),
 		Action:               daemon,
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			validateCommand(),
 			{
 				Name:  "version",
@@ -105,7 +105,7 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 					return nil
 				},
 			},
-		},
+		}, observeCommands()...),
 		ExitErrHandler: func(*cli.Context, error) {}, // run() reports errors
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return cli.Exit(fmt.Sprintf("%v (see runner --help)", err), exitUsage)
