@@ -226,7 +226,11 @@ func (o *observer) serve(ctx context.Context, c *cli.Context, r *runner.Runner, 
 		})
 	}
 	o.wg.Go(func() { o.metrics.Watch(serveCtx, r.Statuses()) })
-	o.wg.Go(func() { o.startStats(serveCtx, c, rt) })
+	if listeners[0].l != nil {
+		// Only the read-only port shows what cadvisor measures: without
+		// it, cadvisor would sample every container for nobody.
+		o.wg.Go(func() { o.startStats(serveCtx, c, rt) })
+	}
 	return func() {
 		cancel()
 		o.quitOnce.Do(func() { close(o.quit) })
