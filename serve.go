@@ -168,7 +168,7 @@ func (o *observer) serve(ctx context.Context, c *cli.Context, r *runner.Runner, 
 			if p == nil {
 				return nil, fmt.Errorf("cadvisor is starting: %w", server.ErrNotReady)
 			}
-			return p.Summary(ctx, nodeName, instance, r.Statuses().List())
+			return p.Summary(ctx, nodeName, r.Statuses().List())
 		},
 		Node: func(ctx context.Context) (*v1.Node, error) {
 			p := o.stats.Load()
@@ -227,9 +227,8 @@ func (o *observer) serve(ctx context.Context, c *cli.Context, r *runner.Runner, 
 	}
 	o.wg.Go(func() { o.metrics.Watch(serveCtx, r.Statuses()) })
 	if listeners[0].l != nil {
-		// Only the read-only port shows what cadvisor measures: without
-		// it, cadvisor would sample every container for nobody.
-		o.wg.Go(func() { o.startStats(serveCtx, c, rt) })
+		// Only the read-only port shows what cadvisor measures.
+		o.wg.Go(func() { o.startStats(serveCtx, c, rt, instance) })
 	}
 	return func() {
 		cancel()
@@ -245,11 +244,12 @@ func (o *observer) serve(ctx context.Context, c *cli.Context, r *runner.Runner, 
 
 // startStats starts cadvisor (it waits for the engine) and publishes it;
 // until then /stats/summary, /node and /metrics/cadvisor answer 503.
-func (o *observer) startStats(ctx context.Context, c *cli.Context, rt runtime.Runtime) {
-	p, err := stats.New(stats.Config{
+func (o *observer) startStats(ctx context.Context, c *cli.Context, rt runtime.Runtime, instance string) {
+	p, err := stats.New(ctx, stats.Config{
 		DockerEndpoint: c.String("docker-endpoint"),
 		RootDir:        c.String("root-dir"),
-		Images:         rt,
+		Engine:         rt,
+		InstanceID:     instance,
 		Logger:         o.log,
 	})
 	if err == nil {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	cdocker "github.com/google/cadvisor/container/docker"
 	cadvisor "github.com/google/cadvisor/lib/model"
 	"golang.org/x/sys/unix"
 	v1 "k8s.io/api/core/v1"
@@ -17,18 +16,13 @@ import (
 )
 
 // Summary is the kubelet's Summary API (/stats/summary) for this node,
-// named nodeName, and for pods (with their status), from cadvisor's latest
-// samples of the containers whose io.runner.instance label is instance.
-// A figure cadvisor cannot give is left out. Called by the API's handler
-// and by eviction, on their own goroutines.
-func (p *Provider) Summary(ctx context.Context, nodeName, instance string, pods []*v1.Pod) (*statsapi.Summary, error) {
-	infos, err := p.manager.GetRequestedContainersInfo("/", cadvisor.RequestOptions{
-		IdType: cadvisor.TypeName, Count: 2, Recursive: true,
-	})
-	if err != nil && len(infos) == 0 {
-		return nil, fmt.Errorf("stats: container stats: %w", err)
-	}
-	s := sample{nodeName: nodeName, instance: instance, containers: infos}
+// named nodeName, and for pods (with their status): the root cgroup from
+// cadvisor's manager, runner's running containers sampled now (see
+// sampler). A figure that cannot be had is left out. Called by the API's
+// handler and by eviction, on their own goroutines.
+func (p *Provider) Summary(ctx context.Context, nodeName string, pods []*v1.Pod) (*statsapi.Summary, error) {
+	s := sample{nodeName: nodeName, instance: p.cfg.InstanceID}
+	var err error
 	if s.machine, err = p.manager.GetMachineInfo(); err != nil {
 		p.log.Debug("machine info unavailable", "error", err)
 		s.machine = nil
@@ -43,17 +37,35 @@ func (p *Provider) Summary(ctx context.Context, nodeName, instance string, pods 
 	} else {
 		p.log.Debug("imagefs unavailable", "error", err)
 	}
-	if p.cfg.Images != nil {
-		if imgs, err := p.cfg.Images.ListImages(ctx); err == nil {
-			var n uint64
-			for _, img := range imgs {
-				n += uint64(max(img.Size, 0))
-			}
-			s.imagesBytes = &n
+	if s.containers, err = p.containers(ctx, 2, s.imageFs); err != nil {
+		return nil, err
+	}
+	if imgs, err := p.cfg.Engine.ListImages(ctx); err == nil {
+		var n uint64
+		for _, img := range imgs {
+			n += uint64(max(img.Size, 0))
 		}
+		s.imagesBytes = &n
 	}
 	s.rlimit = Rlimit(time.Now())
 	return buildSummary(s, pods), nil
+}
+
+// containers are the root cgroup's last count samples and runner's
+// running containers', by cgroup name.
+func (p *Provider) containers(ctx context.Context, count int, imageFs *cadvisor.FsInfo) (map[string]*cadvisor.ContainerInfo, error) {
+	out, err := p.sampler.sample(ctx, imageFs)
+	if err != nil {
+		return nil, err
+	}
+	root, err := p.manager.GetRequestedContainersInfo("/", cadvisor.RequestOptions{IdType: cadvisor.TypeName, Count: count})
+	if err != nil {
+		p.log.Debug("root cgroup stats unavailable", "error", err)
+	}
+	if r := root["/"]; r != nil {
+		out["/"] = r
+	}
+	return out, nil
 }
 
 // NodeFs is the file system of --root-dir (the kubelet's nodefs). Safe from
@@ -70,17 +82,15 @@ func (p *Provider) NodeFs() (cadvisor.FsInfo, error) {
 // imagefs): images, writable layers and containers' logs. Safe from any
 // goroutine.
 func (p *Provider) ImageFs() (cadvisor.FsInfo, error) {
-	dir := DockerRoot()
-	fs, err := p.manager.GetDirFsInfo(dir)
+	fs, err := p.manager.GetDirFsInfo(p.docker.Root)
 	if err != nil {
-		return fs, fmt.Errorf("stats: file system of Docker's data root %s: %w", dir, err)
+		return fs, fmt.Errorf("stats: file system of Docker's data root %s: %w", p.docker.Root, err)
 	}
 	return fs, nil
 }
 
-// DockerRoot is Docker's data root as the engine reports it (cadvisor asks
-// once; /var/lib/docker when it cannot).
-func DockerRoot() string { return cdocker.RootDir() }
+// DockerRoot is Docker's data root, as the engine told it.
+func (p *Provider) DockerRoot() string { return p.docker.Root }
 
 // Rlimit is the node's process limit and count, as the kubelet reads them:
 // the lower of kernel.pid_max and kernel.threads-max, and the kernel's

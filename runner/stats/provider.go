@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	cdocker "github.com/google/cadvisor/container/docker"
-	_ "github.com/google/cadvisor/container/docker/install" // the Docker container handler
 	"github.com/google/cadvisor/lib/cache/memory"
 	"github.com/google/cadvisor/lib/container"
 	_ "github.com/google/cadvisor/lib/fs/btrfs/install" // file system plugins: see doc.go
@@ -24,71 +22,67 @@ import (
 	cadvisor "github.com/google/cadvisor/lib/model"
 	"github.com/google/cadvisor/lib/utils/sysfs"
 	"k8s.io/klog/v2"
-
-	"github.com/runner-dev/runner/runner/runtime"
 )
 
 // Config configures a Provider. Zero values take the documented defaults.
 type Config struct {
-	// DockerEndpoint is the engine cadvisor's Docker handler asks for
-	// containers' labels and layers (default $DOCKER_HOST, else
-	// unix:///var/run/docker.sock). cadvisor keeps one Docker client per
-	// process: the first Provider's endpoint holds for all.
+	// DockerEndpoint is the engine whose /info tells its data root and
+	// storage driver (default $DOCKER_HOST, else
+	// unix:///var/run/docker.sock).
 	DockerEndpoint string
 	// RootDir is runner's --root-dir: its file system is the node's (nodefs).
 	RootDir string
-	// Images lists the engine's images, for the bytes they take on imagefs;
-	// nil: that figure is left out.
-	Images ImageLister
-	// Housekeeping is how often every container is sampled (default 10s, as
-	// the kubelet).
+	// Engine lists runner's containers and images; InstanceID is the
+	// io.runner.instance label of runner's containers.
+	Engine     Engine
+	InstanceID string
+	// Housekeeping is how often the machine's root cgroup is sampled
+	// (default 10s, as the kubelet).
 	Housekeeping time.Duration
 	// Logger receives cadvisor's own log lines (its info lines at debug).
 	Logger *slog.Logger
 }
 
-// ImageLister is the part of the runtime seam the image file system's
-// figures need.
-type ImageLister interface {
-	ListImages(ctx context.Context) ([]runtime.Image, error)
-}
-
-// Provider measures the machine and its containers through cadvisor's
-// manager. Create it with New, then Start; every method is safe from any
-// goroutine.
+// Provider measures the machine and runner's containers. Create it with
+// New, then Start; every method is safe from any goroutine.
 type Provider struct {
-	cfg     Config
-	log     *slog.Logger
-	manager manager.Manager
-	rootDir string
-	// started guards Start and Stop.
-	mu      sync.Mutex
-	started bool
+	cfg      Config
+	log      *slog.Logger
+	manager  manager.Manager
+	rootDir  string
+	docker   dockerInfo
+	disk     *diskUsage
+	sampler  *sampler
+	mu       sync.Mutex // guards started, stopDisk
+	started  bool
+	stopDisk context.CancelFunc
+	diskDone chan struct{}
 }
 
-// metricsSet is what cadvisor samples: the kubelet's set, less what runner
-// shows nowhere (per-CPU usage, hugetlb, perf, resctrl, TCP tables).
+// metricsSet is what is sampled: cpu, memory, network and block I/O, and
+// the file systems (for the root cgroup). Not the processes' counts: they
+// take a readlink of every open file of every process (the largest cost of
+// a cadvisor sample), and nothing here ranks by them.
 var metricsSet = container.MetricSet{
 	container.CpuUsageMetrics:     struct{}{},
 	container.MemoryUsageMetrics:  struct{}{},
 	container.DiskIOMetrics:       struct{}{},
 	container.DiskUsageMetrics:    struct{}{},
 	container.NetworkUsageMetrics: struct{}{},
-	container.ProcessMetrics:      struct{}{},
 }
 
-// storageAge is how long samples are kept (the kubelet keeps two minutes).
+// storageAge is how long the root cgroup's samples are kept.
 const storageAge = 2 * time.Minute
 
-// cadvisorInit: klog's logger and cadvisor's Docker endpoint are
-// process-wide; the first New sets them.
-var cadvisorInit sync.Once
+// klogOnce: klog's logger is process-wide; the first New sets it.
+var klogOnce sync.Once
 
-// New makes a Provider; it reads the mount table and the machine's
-// topology, but starts nothing (see Start). Called once by main.
-func New(cfg Config) (*Provider, error) {
-	if cfg.RootDir == "" {
-		return nil, errors.New("stats: Config.RootDir is required")
+// New makes a Provider: it asks the engine for its data root and storage
+// driver and reads the mount table and the machine's topology, but samples
+// nothing until Start. Called once, by main's start-up goroutine.
+func New(ctx context.Context, cfg Config) (*Provider, error) {
+	if cfg.RootDir == "" || cfg.Engine == nil || cfg.InstanceID == "" {
+		return nil, errors.New("stats: Config.RootDir, Engine and InstanceID are required")
 	}
 	if cfg.Housekeeping <= 0 {
 		cfg.Housekeeping = 10 * time.Second
@@ -106,25 +100,33 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stats: root dir %s: %w", cfg.RootDir, err)
 	}
-	cadvisorInit.Do(func() {
+	info, err := readDockerInfo(ctx, cfg.DockerEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	klogOnce.Do(func() {
 		klog.SetLogger(logr.FromSlogHandler(quietHandler{cfg.Logger.With("component", "cadvisor").Handler()}))
-		*cdocker.ArgDockerEndpoint = cfg.DockerEndpoint
 	})
 	interval, dynamic := cfg.Housekeeping, false
+	// Only the root cgroup is housekept: a container's cgroup is read when
+	// someone asks (see sampler).
 	m, err := manager.New(memory.New(storageAge, nil), sysfs.NewRealSysFs(),
-		manager.HousekeepingConfig{Interval: &interval, AllowDynamic: &dynamic},
-		// Raw cgroups: only the root ("/" is always taken); Docker's
-		// containers come through the Docker handler.
+		manager.HousekeepingConfig{Interval: &interval, AllowDynamic: &dynamic, DisableContainerDiscovery: true},
 		metricsSet, nil, nil, "", 0)
 	if err != nil {
 		return nil, fmt.Errorf("stats: start cadvisor: %w", err)
 	}
-	return &Provider{cfg: cfg, log: cfg.Logger, manager: m, rootDir: root}, nil
+	p := &Provider{cfg: cfg, log: cfg.Logger, manager: m, rootDir: root, docker: info,
+		disk: newDiskUsage(info.Root, info.Driver, cfg.Logger)}
+	if p.sampler, err = newSampler(cfg.Engine, cfg.InstanceID, p.disk); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-// Start begins sampling: it finds the root cgroup and the engine's
-// containers and watches for new ones, and returns once the root cgroup has
-// been sampled (at most 10 s). Called once, by main's start-up goroutine.
+// Start begins sampling the root cgroup and measuring containers' disk
+// use, and returns once the root cgroup has been sampled (at most 10 s).
+// Called once, by main's start-up goroutine.
 func (p *Provider) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -135,6 +137,12 @@ func (p *Provider) Start() error {
 		return fmt.Errorf("stats: start cadvisor's manager: %w", err)
 	}
 	p.started = true
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stopDisk, p.diskDone = cancel, make(chan struct{})
+	go func() {
+		defer close(p.diskDone)
+		p.disk.run(ctx)
+	}()
 	// The root cgroup's first sample comes from a goroutine of the
 	// manager's; the file systems are known from it on.
 	deadline := time.Now().Add(firstSampleWait)
@@ -150,8 +158,7 @@ func (p *Provider) Start() error {
 // firstSampleWait bounds how long Start waits for the first sample.
 const firstSampleWait = 10 * time.Second
 
-// Stop ends sampling and joins cadvisor's goroutines. Called by main at
-// shutdown.
+// Stop ends sampling and joins the goroutines. Called by main at shutdown.
 func (p *Provider) Stop() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -159,6 +166,8 @@ func (p *Provider) Stop() error {
 		return nil
 	}
 	p.started = false
+	p.stopDisk()
+	<-p.diskDone
 	return p.manager.Stop()
 }
 

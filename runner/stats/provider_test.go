@@ -25,7 +25,7 @@ func TestProviderOnThisMachine(t *testing.T) {
 	_, err = rt.Version(ctx)
 	testenv.Need(t, "the Docker engine", err)
 
-	p, err := New(Config{RootDir: t.TempDir(), Images: rt, Housekeeping: time.Second})
+	p, err := New(ctx, Config{RootDir: t.TempDir(), Engine: rt, InstanceID: "none", Housekeeping: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,10 +50,10 @@ func TestProviderOnThisMachine(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, 20*time.Second, "two samples of the root cgroup (a cpu rate)", func() bool {
-		sum, err := p.Summary(ctx, "node", "none", nil)
+		sum, err := p.Summary(ctx, "node", nil)
 		return err == nil && sum.Node.CPU != nil && sum.Node.CPU.UsageNanoCores != nil
 	})
-	sum, err := p.Summary(ctx, "node", "none", nil)
+	sum, err := p.Summary(ctx, "node", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// dockerInfo is a cadvisor Docker container with two samples 10 s apart
+// cadvisorDocker is a cadvisor Docker container with two samples 10 s apart
 // whose cpu grew by cpuDelta ns.
-func dockerInfo(id, podUID, name, typ string, ws uint64, cpuDelta uint64) *cadvisor.ContainerInfo {
+func cadvisorDocker(id, podUID, name, typ string, ws uint64, cpuDelta uint64) *cadvisor.ContainerInfo {
 	labels := map[string]string{labelPodUID: podUID, labelDockerType: typ, labelInstance: "inst"}
 	if name != "" {
 		labels[labelContainerName] = name
@@ -54,13 +54,13 @@ func TestBuildSummary(t *testing.T) {
 			"/": {ContainerReference: cadvisor.ContainerReference{Name: "/"},
 				Spec:  cadvisor.ContainerSpec{CreationTime: t0},
 				Stats: []*cadvisor.ContainerStats{{Timestamp: t0, Memory: &cadvisor.MemoryStats{WorkingSet: 3 << 30}, Cpu: &cadvisor.CpuStats{}}}},
-			"/docker/sb1":  dockerInfo("sb1", "uid-a", "POD", typeSandbox, 1<<20, 0),
-			"/docker/app1": dockerInfo("app1", "uid-a", "app", "container", 10<<20, 5e9), // half a core
-			"/docker/old1": dockerInfo("old1", "uid-a", "app", "container", 99<<20, 0),   // an earlier attempt
-			"/docker/sb2":  dockerInfo("sb2", "uid-b", "POD", typeSandbox, 1<<20, 0),
-			"/docker/app2": dockerInfo("app2", "uid-b", "app", "container", 20<<20, 0),
+			"/docker/sb1":  cadvisorDocker("sb1", "uid-a", "POD", typeSandbox, 1<<20, 0),
+			"/docker/app1": cadvisorDocker("app1", "uid-a", "app", "container", 10<<20, 5e9), // half a core
+			"/docker/old1": cadvisorDocker("old1", "uid-a", "app", "container", 99<<20, 0),   // an earlier attempt
+			"/docker/sb2":  cadvisorDocker("sb2", "uid-b", "POD", typeSandbox, 1<<20, 0),
+			"/docker/app2": cadvisorDocker("app2", "uid-b", "app", "container", 20<<20, 0),
 			"/docker/alien": func() *cadvisor.ContainerInfo {
-				c := dockerInfo("alien", "uid-a", "app", "container", 1, 0)
+				c := cadvisorDocker("alien", "uid-a", "app", "container", 1, 0)
 				c.Spec.Labels[labelInstance] = "other runner"
 				return c
 			}(),
