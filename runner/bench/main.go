@@ -57,6 +57,9 @@ type options struct {
 	goOnly     bool
 	goResults  string
 	logsDir    string
+	apiWindow  time.Duration
+	skipAPI    bool
+	apiOnly    bool
 }
 
 func main() {
@@ -77,12 +80,18 @@ func run() int {
 	flag.BoolVar(&o.goOnly, "go-only", false, "only run the Go benchmarks and save their output to --go-results (no Docker, no lock needed)")
 	flag.StringVar(&o.goResults, "go-results", "", "file of `go test -bench` output: written with --go-only, else read instead of running the Go benchmarks")
 	flag.StringVar(&o.logsDir, "logs-dir", "", "copy runner's logs here before the run's directory is removed")
+	flag.DurationVar(&o.apiWindow, "api-window", time.Minute, "the API phase's CPU windows (idle, then scraped)")
+	flag.BoolVar(&o.skipAPI, "skip-api", false, "skip the read-only API's phase")
+	flag.BoolVar(&o.apiOnly, "api-only", false, "only run the read-only API's phase and print its table (no BENCHMARKS.md)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if o.goOnly {
 		return goOnly(ctx, o)
+	}
+	if o.apiOnly {
+		return apiOnly(ctx, o)
 	}
 	m := readMachine(o.repo)
 	var rows []row
@@ -94,6 +103,14 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "bench:", failed)
 		}
 		rows = append(rows, dockerRows(res)...)
+		if !o.skipAPI && ctx.Err() == nil {
+			api, err := runAPI(ctx, o)
+			if err != nil {
+				failed = errors.Join(failed, fmt.Errorf("api phase: %w", err))
+				fmt.Fprintln(os.Stderr, "bench: api phase:", err)
+			}
+			rows = append(rows, apiRows(api)...)
+		}
 	}
 	if !o.skipGo && ctx.Err() == nil {
 		out, err := goBenchOutput(ctx, o)
