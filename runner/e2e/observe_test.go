@@ -176,6 +176,21 @@ func TestAPIServesPodsMetricsStatsAndLogs(t *testing.T) {
 			}
 			return false
 		})
+		// The writable layer and the log are walked in the background.
+		testenv.Eventually(t, 30*time.Second, "the web container's rootfs and logs measured", func() bool {
+			code, body := a.get("/stats/summary")
+			var s statsapi.Summary
+			if code != 200 || json.Unmarshal(body, &s) != nil {
+				return false
+			}
+			for _, ps := range s.Pods {
+				if ps.PodRef.Name == "web-e2e" && len(ps.Containers) == 1 {
+					c := ps.Containers[0]
+					return c.Rootfs != nil && c.Logs != nil && *c.Logs.UsedBytes > 0 && ps.EphemeralStorage != nil
+				}
+			}
+			return false
+		})
 		n := summary.Node
 		if n.NodeName != "e2e" || n.Memory == nil || *n.Memory.WorkingSetBytes == 0 || n.Fs == nil || *n.Fs.CapacityBytes == 0 ||
 			n.Runtime == nil || n.Runtime.ImageFs == nil || *n.Runtime.ImageFs.CapacityBytes == 0 || n.Rlimit == nil {

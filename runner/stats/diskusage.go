@@ -37,6 +37,9 @@ type diskUsage struct {
 }
 
 func newDiskUsage(root, driver string, log *slog.Logger) *diskUsage {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &diskUsage{root: root, driver: driver, log: log, usages: map[string]dirUsage{}, watched: map[string]bool{}}
 }
 
