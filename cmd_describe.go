@@ -45,13 +45,9 @@ its spec in short, conditions, containers with their states, and its last events
 				describeNode(c.App.Writer, n)
 				return nil
 			}
-			pods, err := src.pods(ctx)
+			pod, err := namedPod(ctx, c, src)
 			if err != nil {
-				return cli.Exit(err, exitFail)
-			}
-			pod, err := resolvePod(pods, c.Args().First(), c.String("namespace"), c.String("node-name"))
-			if err != nil {
-				return cli.Exit(err, exitFail)
+				return err
 			}
 			var evs []runner.Event
 			if src.docker == nil {

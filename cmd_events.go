@@ -129,21 +129,11 @@ func watchEvents(ctx context.Context, w io.Writer, api *apiClient, evs []runner.
 		}
 	}
 	show(evs)
-	t := time.NewTicker(watchInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return everyTick(ctx, func() error {
 		evs, err := api.events(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return cli.Exit(err, exitFail)
+		if err == nil {
+			show(evs)
 		}
-		show(evs)
-	}
+		return err
+	})
 }

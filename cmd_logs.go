@@ -55,13 +55,9 @@ else its first) is shown.`,
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			src := newPodSource(c)
-			pods, err := src.pods(ctx)
+			pod, err := namedPod(ctx, c, src)
 			if err != nil {
-				return cli.Exit(err, exitFail)
-			}
-			pod, err := resolvePod(pods, c.Args().First(), c.String("namespace"), c.String("node-name"))
-			if err != nil {
-				return cli.Exit(err, exitFail)
+				return err
 			}
 			name, err := pickContainer(c.App.ErrWriter, pod, c.String("container"))
 			if err != nil {

@@ -123,6 +123,18 @@ func watchPods(ctx context.Context, w io.Writer, src *podSource, pods []*v1.Pod,
 		}
 	}
 	show(pods)
+	return everyTick(ctx, func() error {
+		pods, err := src.pods(ctx)
+		if err == nil {
+			show(pods)
+		}
+		return err
+	})
+}
+
+// everyTick calls poll every watchInterval until ctx ends (nil) or poll
+// fails (the error, for the command to exit with).
+func everyTick(ctx context.Context, poll func() error) error {
 	t := time.NewTicker(watchInterval)
 	defer t.Stop()
 	for {
@@ -131,15 +143,27 @@ func watchPods(ctx context.Context, w io.Writer, src *podSource, pods []*v1.Pod,
 			return nil
 		case <-t.C:
 		}
-		pods, err := src.pods(ctx)
-		if err != nil {
+		if err := poll(); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return cli.Exit(err, exitFail)
 		}
-		show(pods)
 	}
+}
+
+// namedPod is the pod a command's argument names, from the API or else
+// Docker; src tells the caller which answered.
+func namedPod(ctx context.Context, c *cli.Context, src *podSource) (*v1.Pod, error) {
+	pods, err := src.pods(ctx)
+	if err != nil {
+		return nil, cli.Exit(err, exitFail)
+	}
+	pod, err := resolvePod(pods, c.Args().First(), c.String("namespace"), c.String("node-name"))
+	if err != nil {
+		return nil, cli.Exit(err, exitFail)
+	}
+	return pod, nil
 }
 
 // rowWriter prints tab-separated rows aligned to the widths of the first
