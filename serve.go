@@ -242,30 +242,40 @@ func (o *observer) serve(ctx context.Context, c *cli.Context, r *runner.Runner, 
 	}, nil
 }
 
-// startStats starts cadvisor (it waits for the engine) and publishes it;
-// until then /stats/summary, /node and /metrics/cadvisor answer 503.
+// startStats starts cadvisor and publishes it, trying again every
+// statsRetry while the engine does not answer; until then /stats/summary,
+// /node and /metrics/cadvisor answer 503. Runs on its own goroutine.
 func (o *observer) startStats(ctx context.Context, c *cli.Context, rt runtime.Runtime, instance string) {
-	p, err := stats.New(ctx, stats.Config{
-		DockerEndpoint: c.String("docker-endpoint"),
-		RootDir:        c.String("root-dir"),
-		Engine:         rt,
-		InstanceID:     instance,
-		Logger:         o.log,
-	})
-	if err == nil {
-		err = p.Start()
+	for {
+		p, err := stats.New(ctx, stats.Config{
+			DockerEndpoint: c.String("docker-endpoint"),
+			RootDir:        c.String("root-dir"),
+			Engine:         rt,
+			InstanceID:     instance,
+			Logger:         o.log,
+		})
+		if err == nil {
+			if err = p.Start(); err == nil {
+				if ctx.Err() != nil {
+					p.Stop()
+					return
+				}
+				reg := prometheus.NewRegistry()
+				reg.MustRegister(p.Collector(), p.MachineCollector())
+				o.cadvisor.Store(reg)
+				o.stats.Store(p)
+				o.log.Info("cadvisor started: node and container stats available")
+				return
+			}
+		}
+		o.log.Warn("cadvisor did not start: /stats/summary, /node and /metrics/cadvisor unavailable; trying again", "error", err, "retry_in", statsRetry)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(statsRetry):
+		}
 	}
-	if err != nil {
-		o.log.Error("cadvisor did not start: /stats/summary, /node and /metrics/cadvisor stay unavailable", "error", err)
-		return
-	}
-	if ctx.Err() != nil {
-		p.Stop()
-		return
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(p.Collector(), p.MachineCollector())
-	o.cadvisor.Store(reg)
-	o.stats.Store(p)
-	o.log.Info("cadvisor started: node and container stats available")
 }
+
+// statsRetry is the pause between two attempts to start cadvisor.
+const statsRetry = 10 * time.Second
