@@ -133,3 +133,22 @@ func TestEventLine(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestPrintPodListFormats(t *testing.T) {
+	pods := goldenPods()[:2]
+	for _, format := range []string{"json", "yaml"} {
+		var b bytes.Buffer
+		if err := printPodList(&b, pods, format); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		for _, want := range []string{"running-node1", "crashloop-node1", "CrashLoopBackOff"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q in\n%s", format, want, out)
+			}
+		}
+		if format == "yaml" && (!strings.HasPrefix(out, "apiVersion: v1\n") || !strings.Contains(out, "kind: List\n")) {
+			t.Errorf("yaml: not a List document:\n%s", out[:min(len(out), 200)])
+		}
+	}
+}
