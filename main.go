@@ -48,7 +48,7 @@ const (
 
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	err := app.Run(flagsFirst(args))
 	if err == nil {
 		return exitOK
 	}
@@ -90,9 +90,9 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		HideVersion:          true,
-		Flags:                slices.Concat(daemonFlags(), urlFlags(), updateFlags(), gcFlags(), evictionFlags()),
+		Flags:                slices.Concat(daemonFlags(), urlFlags(), updateFlags(), gcFlags(), evictionFlags(), serveFlags()),
 		Action:               daemon,
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			validateCommand(),
 			diffCommand(),
 			cleanupNetworkCommand(),
@@ -104,7 +104,7 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 					return nil
 				},
 			},
-		},
+		}, observeCommands()...),
 		ExitErrHandler: func(*cli.Context, error) {}, // run() reports errors
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return cli.Exit(fmt.Sprintf("%v (see runner --help)", err), exitUsage)
@@ -206,6 +206,7 @@ func daemon(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("container engine not reachable: %v", err), exitUsage)
 	}
+	obs := newObserver(c, log)
 	network, dnsConfig, err := podNetwork(c, log)
 	if err != nil {
 		return cli.Exit(err, exitUsage)
@@ -213,7 +214,8 @@ func daemon(c *cli.Context) error {
 	r, err := runner.New(runner.Config{
 		Network:       network,
 		DNS:           dnsConfig,
-		Runtime:       rt,
+		Runtime:       obs.runtime(rt),
+		WorkerDone:    obs.workerDone,
 		Logger:        log,
 		RootDir:       c.String("root-dir"),
 		InstanceID:    c.String("instance-id"),
@@ -279,7 +281,12 @@ func daemon(c *cli.Context) error {
 		stopSrc()
 		wg.Wait()
 	}()
-	if err := r.Run(ctx, snaps); err != nil {
+	stopServing, err := obs.serve(ctx, c, r, rt)
+	if err != nil {
+		return cli.Exit(err, exitUsage)
+	}
+	defer stopServing()
+	if err := r.Run(ctx, obs.tap(ctx, snaps)); err != nil {
 		return cli.Exit(err, exitFail)
 	}
 	log.Info("runner stopped; pods keep running")

@@ -58,6 +58,10 @@ type Config struct {
 	// default and least 1: the newest dead instance serves logs --previous
 	// and lastState; negative: all, left to GC).
 	MaxDeadPerContainer int
+	// WorkerDone, when set, is told how long each pass of a pod's worker
+	// took and what it was (WorkerCreate, WorkerSync, WorkerKill); the
+	// metrics use it. Called on the worker's goroutine; it must not block.
+	WorkerDone func(operation string, took time.Duration)
 }
 
 // Time: runner reads the clock and arms its timers through the time package

@@ -173,6 +173,9 @@ func (r *Runner) work(ctx context.Context, o workOrder) {
 	res := workResult{uid: o.uid, waiting: map[string]waitingReason{}, acted: map[string]bool{}}
 	// The loop waits for this report even while shutting down.
 	defer func() { r.inbox <- res }()
+	if done := r.cfg.WorkerDone; done != nil {
+		defer func(start time.Time) { done(o.operation(), time.Since(start)) }(time.Now())
+	}
 	var log *slog.Logger
 	if o.pod != nil {
 		log = r.podLogger(o.pod)
@@ -328,6 +331,24 @@ actions:
 			res.containers = append(res.containers, seen{c: c, seq: seq})
 		}
 	}
+}
+
+// Worker operations, as kubelet_pod_worker_duration_seconds names them.
+const (
+	WorkerCreate = "create" // the pod had no container yet
+	WorkerSync   = "sync"
+	WorkerKill   = "kill" // the pod is torn down
+)
+
+// operation is what the order does, for WorkerDone.
+func (o workOrder) operation() string {
+	switch {
+	case o.pod == nil || (len(o.actions) > 0 && o.actions[0].kind == actKillPod):
+		return WorkerKill
+	case len(o.observed) == 0:
+		return WorkerCreate
+	}
+	return WorkerSync
 }
 
 // started is the record of a container this runner has just created and

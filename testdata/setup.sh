@@ -79,4 +79,20 @@ if ! docker image inspect "$etcd_image" >/dev/null 2>&1; then
     --change 'CMD ["etcd"]' \
     - "$etcd_image" >/dev/null
 fi
+# Prometheus, the real client of the metrics' end-to-end test: Debian's
+# package, unpacked rather than installed, so that no service starts and
+# nothing listens until a test starts it on 127.0.0.1 with its own storage.
+prom_dir=/usr/local/lib/runner-test/prometheus
+if [ ! -x "$prom_dir/usr/bin/prometheus" ]; then
+  echo "setup: unpacking Debian's prometheus into $prom_dir"
+  pkg_dir=$(mktemp -d)
+  if ! (cd "$pkg_dir" && apt-get download -qq prometheus 2>/dev/null); then
+    apt-get update -qq
+    (cd "$pkg_dir" && apt-get download -qq prometheus)
+  fi
+  mkdir -p "$prom_dir"
+  dpkg -x "$pkg_dir"/prometheus_*.deb "$prom_dir"
+  rm -rf "$pkg_dir"
+fi
+
 echo "setup: ready (docker $(docker version --format '{{.Server.Version}}'), images $image $etcd_image)"

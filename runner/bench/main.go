@@ -62,6 +62,9 @@ type options struct {
 	gcOnly     bool
 	// networkOnly runs only the pod network's phases.
 	networkOnly bool
+	apiWindow   time.Duration
+	skipAPI     bool
+	apiOnly     bool
 }
 
 func main() {
@@ -86,6 +89,9 @@ func run() int {
 	flag.StringVar(&o.logsDir, "logs-dir", "", "copy runner's logs here before the run's directory is removed")
 	flag.BoolVar(&o.gcOnly, "gc-only", false, "only run the garbage collection phase and print its rows (Docker: hold the e2e lock)")
 	flag.BoolVar(&o.networkOnly, "network-only", false, "of the Docker phases, only the pod network's (no BENCHMARKS.md)")
+	flag.DurationVar(&o.apiWindow, "api-window", time.Minute, "the API phase's CPU windows (idle, then scraped)")
+	flag.BoolVar(&o.skipAPI, "skip-api", false, "skip the read-only API's phase")
+	flag.BoolVar(&o.apiOnly, "api-only", false, "only run the read-only API's phase and print its table (no BENCHMARKS.md)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -95,6 +101,9 @@ func run() int {
 	}
 	if o.gcOnly {
 		return gcOnly(ctx)
+	}
+	if o.apiOnly {
+		return apiOnly(ctx, o)
 	}
 	m := readMachine(o.repo)
 	var rows []row
@@ -108,6 +117,14 @@ func run() int {
 		rows = append(rows, dockerRows(res)...)
 		rows = append(rows, probeRows(&res.probes)...)
 		rows = append(rows, networkRows(res)...)
+		if !o.skipAPI && ctx.Err() == nil {
+			api, err := runAPI(ctx, o)
+			if err != nil {
+				failed = errors.Join(failed, fmt.Errorf("api phase: %w", err))
+				fmt.Fprintln(os.Stderr, "bench: api phase:", err)
+			}
+			rows = append(rows, apiRows(api)...)
+		}
 	}
 	if !o.skipGo && ctx.Err() == nil {
 		out, err := goBenchOutput(ctx, o)

@@ -56,6 +56,7 @@ func (w *world) args(manifestDir, endpoint string) []string {
 		"--sync-frequency", "1m",
 		"--max-parallel-pods", "16",
 		"--log-level", "info",
+		"--read-only-port", "0", "--healthz-port", "0", // no API (phase_api.go measures it)
 	}
 	if endpoint != "" {
 		a = append(a, "--docker-endpoint", endpoint)

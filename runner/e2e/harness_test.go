@@ -219,6 +219,10 @@ func (h *harness) args(extra ...string) []string {
 		"--pod-cidr", h.cidr,
 		"--cni-bridge-name", h.bridge,
 		"--cni-conf-dir", filepath.Join(h.root, "no-cni-conf"),
+		// No API unless a test asks for one (see withAPI): runners of
+		// different tests never compete for its ports.
+		"--read-only-port", "0",
+		"--healthz-port", "0",
 	}
 	a = append(a, h.extraFlags...)
 	return append(a, extra...)
