@@ -36,6 +36,9 @@ type Config struct {
 	SyncFrequency time.Duration
 	// MaxParallel bounds how many pods have a worker at once (default 16).
 	MaxParallel int
+	// MaxPods is the most pods admitted (--max-pods, the kubelet's maxPods;
+	// main passes 110 by default); zero: no bound.
+	MaxPods int
 	// Backoff is the crash-loop backoff (default restart.DefaultPolicy).
 	Backoff restart.Policy
 	// LogMaxSize and LogMaxFiles rotate containers' json-file logs.
