@@ -89,7 +89,7 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		HideVersion:          true,
-		Flags:                append(append(daemonFlags(), urlFlags()...), updateFlags()...),
+		Flags:                append(append(append(daemonFlags(), urlFlags()...), updateFlags()...), deployFlags()...),
 		Action:               daemon,
 		Commands: []*cli.Command{
 			validateCommand(),
@@ -184,6 +184,9 @@ func daemon(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err, exitUsage)
 	}
+	if err := applyConfigFile(c, log); err != nil {
+		return cli.Exit(err, exitUsage)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -211,6 +214,7 @@ func daemon(c *cli.Context) error {
 		PauseImage:    c.String("pod-infra-container-image"),
 		SyncFrequency: c.Duration("sync-frequency"),
 		MaxParallel:   c.Int("max-parallel-pods"),
+		MaxPods:       c.Int("max-pods"),
 		Backoff: restart.Policy{
 			Initial: c.Duration("restart-backoff-initial"),
 			Max:     c.Duration("restart-backoff-max"),
