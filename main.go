@@ -200,6 +200,10 @@ func daemon(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("container engine not reachable: %v", err), exitUsage)
 	}
+	imgs, err := newImageService(c, log, rt)
+	if err != nil {
+		return cli.Exit(err, exitUsage)
+	}
 	network, dnsConfig, err := podNetwork(c, log)
 	if err != nil {
 		return cli.Exit(err, exitUsage)
@@ -207,7 +211,7 @@ func daemon(c *cli.Context) error {
 	r, err := runner.New(runner.Config{
 		Network:       network,
 		DNS:           dnsConfig,
-		Runtime:       rt,
+		Runtime:       imgs.runtime,
 		Logger:        log,
 		RootDir:       c.String("root-dir"),
 		InstanceID:    c.String("instance-id"),
@@ -243,6 +247,7 @@ func daemon(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err, exitUsage)
 	}
+	defer startDeploy(ctx, log, imgs, r)()
 	if c.Bool("runonce") {
 		return runOnce(ctx, c, log, r, src.Once())
 	}
