@@ -19,9 +19,9 @@ func imageFlags() []cli.Flag {
 	const cat = "Images"
 	return []cli.Flag{
 		&cli.StringFlag{Name: "image-dir", Category: cat, EnvVars: []string{"RUNNER_IMAGE_DIR"},
-			Usage: "directory of `docker save` tarballs (.tar, .tar.gz, .tar.zst) loaded into Docker at start and when added, for boxes with no registry; a pod waiting for such an image starts once it is loaded (default <root-dir>/images)"},
+			Usage: "directory of docker save tarballs (.tar, .tar.gz, .tar.zst) loaded into Docker at start and when added, for boxes with no registry; a pod waiting for such an image starts once it is loaded (default <root-dir>/images)"},
 		&cli.StringFlag{Name: "image-credential-file", Category: cat, EnvVars: []string{"RUNNER_IMAGE_CREDENTIAL_FILE"}, Value: defaultCredentialFile(),
-			Usage: "Docker config.json with registry credentials (what `docker login` writes; its credHelpers and credsStore are run), read at each pull"},
+			Usage: "Docker config.json with registry credentials (what docker login writes; its credHelpers and credsStore are run), read at each pull"},
 		&cli.BoolFlag{Name: "serialize-image-pulls", Category: cat, EnvVars: []string{"RUNNER_SERIALIZE_IMAGE_PULLS"}, Value: true,
 			Usage: "pull one image at a time, as the kubelet does by default"},
 		&cli.IntFlag{Name: "max-parallel-image-pulls", Category: cat, EnvVars: []string{"RUNNER_MAX_PARALLEL_IMAGE_PULLS"},
