@@ -2,7 +2,9 @@ package images
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -119,6 +121,19 @@ func (d *Dir) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// Load reads the directory once, as Run does at its start, loading the
+// tarballs that have settled; a missing directory holds none. For `runner
+// pull`, which does not watch.
+func (d *Dir) Load(ctx context.Context) error {
+	if _, err := os.Stat(d.cfg.Path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("image dir: %w", err)
+	}
+	d.scan(ctx)
+	return nil
 }
 
 // scan loads every tarball that is new or changed and has settled. It
