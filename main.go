@@ -94,6 +94,7 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 		Commands: []*cli.Command{
 			validateCommand(),
 			diffCommand(),
+			pullCommand(),
 			{
 				Name:  "version",
 				Usage: "print runner's version",
