@@ -95,6 +95,7 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 			validateCommand(),
 			diffCommand(),
 			pullCommand(),
+			exportCommand(),
 			{
 				Name:  "version",
 				Usage: "print runner's version",
