@@ -65,13 +65,7 @@ func testPullMissing(h *harness) {
 func testImportImage(h *harness) {
 	ctx := h.ctx()
 	ref := "runner.local/runnertest-" + h.opts.RunID + ":import"
-	h.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if err := h.rt.RemoveImage(ctx, ref); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-			h.t.Errorf("cleanup: RemoveImage(%s): %v", ref, err)
-		}
-	})
+	h.removeImageAtEnd(ref)
 
 	changes := []string{"ENV PATH=/bin", `ENTRYPOINT ["/hello"]`, `CMD ["world"]`}
 	if err := h.rt.ImportImage(ctx, ref, tinyRootfs(h), changes); err != nil {
@@ -128,13 +122,7 @@ func tinyRootfs(h *harness) *bytes.Buffer {
 func testLoadImage(h *harness) {
 	ctx := h.ctx()
 	ref := "runner.local/runnertest-" + h.opts.RunID + ":load"
-	h.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if err := h.rt.RemoveImage(ctx, ref); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-			h.t.Errorf("cleanup: RemoveImage(%s): %v", ref, err)
-		}
-	})
+	h.removeImageAtEnd(ref)
 	var buf bytes.Buffer
 	id, err := WriteSaveTarball(&buf, ref, []string{"/hello"}, map[string]string{"hello": "#!/bin/sh\n"})
 	if err != nil {
@@ -160,4 +148,15 @@ func testLoadImage(h *harness) {
 	if _, err := h.rt.LoadImage(ctx, strings.NewReader("not a tarball")); err == nil {
 		h.t.Errorf("LoadImage of garbage succeeded")
 	}
+}
+
+// removeImageAtEnd removes image ref when the test ends, if it is there.
+func (h *harness) removeImageAtEnd(ref string) {
+	h.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if err := h.rt.RemoveImage(ctx, ref); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			h.t.Errorf("cleanup: RemoveImage(%s): %v", ref, err)
+		}
+	})
 }
