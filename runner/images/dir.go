@@ -253,19 +253,13 @@ func (d *Dir) allPresent(ctx context.Context, images []savedImage) bool {
 // present, and reports whether one holds it. PullImage calls it before pulling,
 // on the pulling goroutine.
 func (d *Dir) Provide(ctx context.Context, ref string) (bool, error) {
-	want := normalize(ref)
-	d.mu.Lock()
-	var name string
-	var st *tarState
-	for n, s := range d.files {
-		if slices.ContainsFunc(s.images, func(img savedImage) bool {
-			return img.ID == ref || slices.ContainsFunc(img.Tags, func(t string) bool { return normalize(t) == want })
-		}) {
-			name, st = n, s
-			break
-		}
+	name, st := d.holding(ref)
+	if st == nil {
+		// A tarball the watcher has not read yet (runner just started, or
+		// it was just added): look once more.
+		d.scan(ctx)
+		name, st = d.holding(ref)
 	}
-	d.mu.Unlock()
 	if st == nil {
 		return false, nil
 	}
@@ -287,6 +281,21 @@ func (d *Dir) Provide(ctx context.Context, ref string) (bool, error) {
 		return true, fmt.Errorf("tarball %s: %w", filepath.Join(d.cfg.Path, name), st.err)
 	}
 	return true, nil
+}
+
+// holding is the tarball known to hold image ref, if any.
+func (d *Dir) holding(ref string) (string, *tarState) {
+	want := normalize(ref)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name, st := range d.files {
+		if slices.ContainsFunc(st.images, func(img savedImage) bool {
+			return img.ID == ref || slices.ContainsFunc(img.Tags, func(t string) bool { return normalize(t) == want })
+		}) {
+			return name, st
+		}
+	}
+	return "", nil
 }
 
 // Describe says what the directory holds, for an error that lists the

@@ -135,3 +135,22 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestPullFromTarballNotYetScanned: a pull that comes before the watcher
+// read the directory (runner just started) still finds the tarball.
+func TestPullFromTarballNotYetScanned(t *testing.T) {
+	dir := t.TempDir()
+	rt := fake.New()
+	writeFile(t, filepath.Join(dir, "app.tar"), string(saveTarball(t, "example.com/app:2", "app.tar")), 0o644)
+	time.Sleep(time.Millisecond)
+	r, err := New(Config{Runtime: rt, Dir: NewDir(DirConfig{Path: dir, Runtime: rt, Settle: time.Nanosecond})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.PullImage(context.Background(), "example.com/app:2", runtime.PullOptions{}); err != nil {
+		t.Fatalf("PullImage: %v", err)
+	}
+	if len(rt.CallsOf("PullImage")) != 0 || len(rt.CallsOf("LoadImage")) != 1 {
+		t.Errorf("calls %v, want one load and no registry", rt.Calls())
+	}
+}
