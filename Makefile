@@ -10,7 +10,7 @@ ROOT_DIR ?= /var/lib/runner
 # -p 1: the Docker and CNI suites run one at a time (they share one engine).
 GOTEST_FLAGS ?= -count=1 -p 1 -timeout 25m
 
-.PHONY: all build setup run test unit fuzz bench vet fmt clean compat compat-check
+.PHONY: all build setup run test unit fuzz bench vet fmt clean compat compat-check install
 
 all: build
 
@@ -24,6 +24,17 @@ build:
 
 setup:
 	bash testdata/setup.sh
+
+# Install the binary and the systemd unit (deploy/runner.service); DESTDIR
+# and PREFIX as usual. Then: systemctl enable --now runner.
+PREFIX ?= /usr/local
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runner
+	sed 's|/usr/local/bin/runner|$(PREFIX)/bin/runner|' deploy/runner.service > runner.service.tmp
+	install -D -m 0644 runner.service.tmp $(DESTDIR)$(SYSTEMD_UNIT_DIR)/runner.service
+	rm -f runner.service.tmp
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 # Run runner in the foreground on the example manifests (Ctrl-C stops runner
 # and leaves the pods running).

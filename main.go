@@ -90,12 +90,14 @@ Every flag can also be set with the RUNNER_* environment variable shown beside i
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		HideVersion:          true,
-		Flags:                slices.Concat(daemonFlags(), urlFlags(), updateFlags(), gcFlags(), evictionFlags(), serveFlags()),
+		Flags:                slices.Concat(daemonFlags(), urlFlags(), updateFlags(), gcFlags(), evictionFlags(), serveFlags(), deployFlags()),
 		Action:               daemon,
 		Commands: append([]*cli.Command{
 			validateCommand(),
 			diffCommand(),
 			cleanupNetworkCommand(),
+			pullCommand(),
+			exportCommand(),
 			{
 				Name:  "version",
 				Usage: "print runner's version",
@@ -186,6 +188,9 @@ func daemon(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err, exitUsage)
 	}
+	if err := applyConfigFile(c, log); err != nil {
+		return cli.Exit(err, exitUsage)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -207,6 +212,10 @@ func daemon(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("container engine not reachable: %v", err), exitUsage)
 	}
 	obs := newObserver(c, log)
+	imgs, err := newImageService(c, log, rt)
+	if err != nil {
+		return cli.Exit(err, exitUsage)
+	}
 	network, dnsConfig, err := podNetwork(c, log)
 	if err != nil {
 		return cli.Exit(err, exitUsage)
@@ -214,7 +223,7 @@ func daemon(c *cli.Context) error {
 	r, err := runner.New(runner.Config{
 		Network:       network,
 		DNS:           dnsConfig,
-		Runtime:       obs.runtime(rt),
+		Runtime:       obs.runtime(imgs.runtime),
 		WorkerDone:    obs.workerDone,
 		Logger:        log,
 		RootDir:       c.String("root-dir"),
@@ -222,6 +231,7 @@ func daemon(c *cli.Context) error {
 		PauseImage:    c.String("pod-infra-container-image"),
 		SyncFrequency: c.Duration("sync-frequency"),
 		MaxParallel:   c.Int("max-parallel-pods"),
+		MaxPods:       c.Int("max-pods"),
 		Backoff: restart.Policy{
 			Initial: c.Duration("restart-backoff-initial"),
 			Max:     c.Duration("restart-backoff-max"),
@@ -251,6 +261,7 @@ func daemon(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err, exitUsage)
 	}
+	defer startDeploy(ctx, log, imgs, r)()
 	if c.Bool("runonce") {
 		return runOnce(ctx, c, log, r, src.Once())
 	}

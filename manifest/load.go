@@ -154,27 +154,13 @@ type loadedPod struct {
 // taken from it, and a document that holds more is refused before its
 // items are decoded.
 func loadDocument(file string, doc document, opts Options, podsLeft *int) ([]loadedPod, Problems) {
-	var root yaml.Node
-	parser := yaml.NewDecoder(bytes.NewReader(doc.data))
-	if err := parser.Decode(&root); errors.Is(err, io.EOF) {
-		return nil, nil
-	} else if err != nil {
-		return nil, Problems{yamlProblem(file, doc.line, err)}
+	top, nodes, p := parseDocument(file, doc)
+	if p != nil {
+		return nil, Problems{*p}
 	}
-	// splitDocuments leaves one document here; should the parser see
-	// another, say so rather than drop it.
-	var extra yaml.Node
-	if err := parser.Decode(&extra); err == nil {
-		return nil, Problems{{File: file, Line: doc.line - 1 + extra.Line, Message: "a second YAML document starts here; put each document after a --- line of its own"}}
-	} else if !errors.Is(err, io.EOF) {
-		return nil, Problems{yamlProblem(file, doc.line, err)}
-	}
-	// yaml numbers the document's lines; make them the file's.
-	nodes := shiftLines(&root, doc.line-1)
-	if len(root.Content) == 0 {
+	if top == nil {
 		return nil, nil
 	}
-	top := root.Content[0]
 	if top.Kind != yaml.MappingNode {
 		return nil, Problems{{File: file, Line: top.Line, Message: fmt.Sprintf("a manifest document must be a mapping (a Pod, PodList or List), not %s", kindName(top))}}
 	}

@@ -54,7 +54,7 @@ func (r *Runner) ensurePauseImage(ctx context.Context, log *slog.Logger) error {
 		log.Info("imported the pause image", "image", r.cfg.PauseImage)
 	case errors.Is(err, runtime.ErrNotFound):
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		err = r.cfg.Runtime.PullImage(cctx, r.cfg.PauseImage)
+		err = r.cfg.Runtime.PullImage(cctx, r.cfg.PauseImage, runtime.PullOptions{})
 		cancel()
 		if err != nil {
 			return fmt.Errorf("pull pod infra image %s: %w", r.cfg.PauseImage, err)
@@ -103,7 +103,7 @@ func (r *Runner) ensureImage(ctx context.Context, log *slog.Logger, pod *v1.Pod,
 	r.record(log, refOf(pod), EventNormal, ReasonPulling, c.Name, fmt.Sprintf("Pulling image %q", c.Image))
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	err = r.cfg.Runtime.PullImage(cctx, c.Image)
+	err = r.cfg.Runtime.PullImage(cctx, c.Image, runtime.PullOptions{})
 	cancel()
 	if err != nil {
 		if present {

@@ -36,6 +36,10 @@ type Config struct {
 	SyncFrequency time.Duration
 	// MaxParallel bounds how many pods have a worker at once (default 16).
 	MaxParallel int
+	// MaxPods is the most pods admitted (--max-pods, the kubelet's maxPods;
+	// main passes 110 by default); zero: no bound. A pod past it waits
+	// (Pending, OutOfpods) until a place is free.
+	MaxPods int
 	// Backoff is the crash-loop backoff (default restart.DefaultPolicy).
 	Backoff restart.Policy
 	// LogMaxSize and LogMaxFiles rotate containers' json-file logs.
@@ -51,8 +55,6 @@ type Config struct {
 	// Admitter says whether a pod may start (the eviction manager); nil:
 	// every pod may.
 	Admitter Admitter
-	// MaxPods caps the pods that run (--max-pods); 0: no cap.
-	MaxPods int
 	// MaxDeadPerContainer is how many dead instances of a container stay
 	// besides its current one (--maximum-dead-containers-per-container;
 	// default and least 1: the newest dead instance serves logs --previous

@@ -195,9 +195,9 @@ func (r *instrumented) ListImages(ctx context.Context) ([]runtime.Image, error) 
 	return l, err
 }
 
-func (r *instrumented) PullImage(ctx context.Context, ref string) error {
+func (r *instrumented) PullImage(ctx context.Context, ref string, opts runtime.PullOptions) error {
 	start := time.Now()
-	err := r.Runtime.PullImage(ctx, ref)
+	err := r.Runtime.PullImage(ctx, ref, opts)
 	r.observe(opPullImage, start, err)
 	return err
 }

@@ -147,6 +147,36 @@ type Image struct {
 	User string
 }
 
+// PullOptions say how to pull an image.
+type PullOptions struct {
+	// Auth is the registry credential; nil pulls anonymously.
+	Auth *RegistryAuth
+	// Progress, when set, is called with how far the pull is each time
+	// that changes, on the goroutine that called PullImage; it must not
+	// block.
+	Progress func(PullProgress)
+}
+
+// RegistryAuth is a credential for one registry, as a Docker config.json
+// holds it.
+type RegistryAuth struct {
+	Username, Password string
+	// IdentityToken is an OAuth refresh token, used instead of a password.
+	IdentityToken string
+	// ServerAddress is the registry, e.g. "registry.example.com:5000".
+	ServerAddress string
+}
+
+// PullProgress is how far a pull is.
+type PullProgress struct {
+	// Layers is how many layers of the image the engine has named so far;
+	// LayersDone how many of them are present (pulled, or there before).
+	Layers, LayersDone int
+	// Current and Total are the bytes downloaded and to download of the
+	// layers whose size is known.
+	Current, Total int64
+}
+
 // EventAction is what happened to a container.
 type EventAction string
 
@@ -217,7 +247,14 @@ type Runtime interface {
 	// InspectImage returns ErrNotFound when ref is not present locally.
 	InspectImage(ctx context.Context, ref string) (Image, error)
 	ListImages(ctx context.Context) ([]Image, error)
-	PullImage(ctx context.Context, ref string) error
+	// PullImage pulls ref from its registry with opts' credentials,
+	// reporting progress to opts.Progress. A reference the registry does
+	// not know is ErrNotFound when the engine says so.
+	PullImage(ctx context.Context, ref string, opts PullOptions) error
+	// LoadImage loads the images of a `docker save` tarball (uncompressed)
+	// and returns their references: the tags the tarball gives them, or
+	// the image ID of one it leaves untagged.
+	LoadImage(ctx context.Context, tarball io.Reader) ([]string, error)
 	// ImportImage creates image ref from a root file system tarball, with
 	// Dockerfile-like changes ("ENV PATH=/bin", "ENTRYPOINT [\"/pause\"]").
 	ImportImage(ctx context.Context, ref string, rootfs io.Reader, changes []string) error

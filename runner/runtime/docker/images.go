@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
 
 	"github.com/runner-dev/runner/runner/runtime"
 )
@@ -70,23 +73,96 @@ func realTags(tags []string) []string {
 	return out
 }
 
-// PullImage pulls ref (":latest" when untagged) and waits for the pull to
-// finish, at most ten minutes. A reference the registry does not know is
-// runtime.ErrNotFound when the engine says so; an unreachable registry is an
-// error naming it.
-func (r *Runtime) PullImage(ctx context.Context, ref string) error {
+// PullImage pulls ref (":latest" when untagged) with opts.Auth and waits
+// for the pull to finish, at most ten minutes, reporting its progress to
+// opts.Progress. A reference the registry does not know is
+// runtime.ErrNotFound when the engine says so; an unreachable registry is
+// an error naming it.
+func (r *Runtime) PullImage(ctx context.Context, ref string, opts runtime.PullOptions) error {
 	op := "pull image " + ref
+	auth, err := encodeAuth(opts.Auth)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, transferTimeout)
 	defer cancel()
-	body, err := r.client.ImagePull(ctx, ref, image.PullOptions{})
+	body, err := r.client.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: auth})
 	if err != nil {
 		return wrap(op, err)
 	}
 	defer body.Close()
-	if err := drainProgress(body); err != nil {
+	var note func(*jsonmessage.JSONMessage)
+	if opts.Progress != nil {
+		t := newPullTracker()
+		note = func(m *jsonmessage.JSONMessage) {
+			if t.note(m) {
+				opts.Progress(t.progress())
+			}
+		}
+	}
+	if err := readProgress(body, note); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
+}
+
+// encodeAuth encodes a credential as the engine's X-Registry-Auth header
+// takes it (base64url of its JSON); nil is anonymous ("").
+func encodeAuth(a *runtime.RegistryAuth) (string, error) {
+	if a == nil {
+		return "", nil
+	}
+	return registry.EncodeAuthConfig(registry.AuthConfig{
+		Username:      a.Username,
+		Password:      a.Password,
+		IdentityToken: a.IdentityToken,
+		ServerAddress: a.ServerAddress,
+	})
+}
+
+// LoadImage loads a `docker save` tarball, at most ten minutes, and returns
+// the references the engine says it loaded.
+func (r *Runtime) LoadImage(ctx context.Context, tarball io.Reader) ([]string, error) {
+	op := "load image tarball"
+	ctx, cancel := context.WithTimeout(ctx, transferTimeout)
+	defer cancel()
+	resp, err := r.client.ImageLoad(ctx, tarball, client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer resp.Body.Close()
+	var refs []string
+	note := func(m *jsonmessage.JSONMessage) {
+		if ref, ok := loadedRef(m.Stream); ok {
+			refs = append(refs, ref)
+		}
+	}
+	if !resp.JSON {
+		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			note(&jsonmessage.JSONMessage{Stream: line})
+		}
+		return refs, nil
+	}
+	if err := readProgress(resp.Body, note); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return refs, nil
+}
+
+// loadedRef reads the reference out of a line of the engine's load
+// output: "Loaded image: busybox:1.36" or "Loaded image ID: sha256:...".
+func loadedRef(line string) (string, bool) {
+	line = strings.TrimSpace(line)
+	for _, prefix := range []string{"Loaded image ID: ", "Loaded image: "} {
+		if ref, ok := strings.CutPrefix(line, prefix); ok && ref != "" {
+			return ref, true
+		}
+	}
+	return "", false
 }
 
 // ImportImage creates image ref from a root file system tarball with
@@ -107,32 +183,31 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 	return nil
 }
 
-// progress is one message of the engine's JSON progress stream.
-type progress struct {
-	Error       string `json:"error"`
-	ErrorDetail *struct {
-		Message string `json:"message"`
-	} `json:"errorDetail"`
-}
+// drainProgress reads a progress stream to its end; see readProgress.
+func drainProgress(body io.Reader) error { return readProgress(body, nil) }
 
-// drainProgress reads a pull or import progress stream to its end and
-// returns the first error the engine reported in it. A "not found" or
-// "manifest unknown" error is runtime.ErrNotFound.
-func drainProgress(body io.Reader) error {
+// readProgress reads a pull, import or load progress stream (the Docker
+// SDK's JSON messages) to its end, hands each message to note (when not
+// nil) and returns the first error the engine reported in it. A "not
+// found" or "manifest unknown" error is runtime.ErrNotFound.
+func readProgress(body io.Reader, note func(*jsonmessage.JSONMessage)) error {
 	dec := json.NewDecoder(body)
 	for {
-		var p progress
-		if err := dec.Decode(&p); err != nil {
+		var m jsonmessage.JSONMessage
+		if err := dec.Decode(&m); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return fmt.Errorf("read progress: %w", err)
 		}
-		msg := p.Error
-		if msg == "" && p.ErrorDetail != nil {
-			msg = p.ErrorDetail.Message
+		msg := m.ErrorMessage //nolint:staticcheck // older engines set only this
+		if m.Error != nil && m.Error.Message != "" {
+			msg = m.Error.Message
 		}
 		if msg == "" {
+			if note != nil {
+				note(&m)
+			}
 			continue
 		}
 		lower := strings.ToLower(msg)

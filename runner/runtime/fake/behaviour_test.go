@@ -71,7 +71,7 @@ func TestCallsAreRecorded(t *testing.T) {
 	f.StartContainer(ctx, "aa")
 	f.ListContainers(ctx, map[string]string{"b": "2", "a": "1"})
 	f.StopContainer(ctx, id, time.Second)
-	f.PullImage(ctx, "busybox")
+	f.PullImage(ctx, "busybox", runtime.PullOptions{})
 	want := []Call{
 		{"CreateContainer", "aa"}, {"StartContainer", "aa"}, {"ListContainers", "a=1,b=2"},
 		{"StopContainer", id}, {"PullImage", "busybox"},
@@ -231,15 +231,15 @@ func TestClockStampsEverything(t *testing.T) {
 func TestPullOnlyAllowed(t *testing.T) {
 	f := New()
 	ctx := context.Background()
-	if err := f.PullImage(ctx, "busybox:1.36"); !errors.Is(err, runtime.ErrNotFound) {
+	if err := f.PullImage(ctx, "busybox:1.36", runtime.PullOptions{}); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("pull of an unregistered ref: %v, want ErrNotFound", err)
 	}
 	f.AllowPull("busybox:1.36")
 	f.AllowPull("alpine")
-	if err := f.PullImage(ctx, "busybox:1.36"); err != nil {
+	if err := f.PullImage(ctx, "busybox:1.36", runtime.PullOptions{}); err != nil {
 		t.Fatalf("pull of an allowed ref: %v", err)
 	}
-	if err := f.PullImage(ctx, "alpine:latest"); err != nil {
+	if err := f.PullImage(ctx, "alpine:latest", runtime.PullOptions{}); err != nil {
 		t.Fatalf("pull of alpine:latest, allowed as alpine: %v", err)
 	}
 	img, err := f.InspectImage(ctx, "busybox:1.36")
@@ -384,5 +384,22 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if list, _ := f.ListContainers(context.Background(), nil); len(list) != 0 {
 		t.Errorf("%d containers left", len(list))
+	}
+}
+
+func TestPullAuthAndProgress(t *testing.T) {
+	f := New()
+	f.AllowPull("registry.example:5000/app:1")
+	var seen []runtime.PullProgress
+	auth := &runtime.RegistryAuth{Username: "u", Password: "p", ServerAddress: "registry.example:5000"}
+	err := f.PullImage(context.Background(), "registry.example:5000/app:1", runtime.PullOptions{Auth: auth, Progress: func(p runtime.PullProgress) { seen = append(seen, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := f.PullAuth("registry.example:5000/app:1"); !ok || got != *auth {
+		t.Errorf("PullAuth = %+v, %v; want %+v", got, ok, *auth)
+	}
+	if len(seen) == 0 || seen[len(seen)-1].LayersDone != 2 || seen[len(seen)-1].Current != seen[len(seen)-1].Total {
+		t.Errorf("progress %+v, want it to end with both layers done", seen)
 	}
 }

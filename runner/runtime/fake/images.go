@@ -169,26 +169,54 @@ func (r *Runtime) ListImages(ctx context.Context) ([]runtime.Image, error) {
 }
 
 // PullImage creates image ref if AllowPull registered it, else fails with
-// runtime.ErrNotFound. Pulling a present, pullable ref changes nothing.
-func (r *Runtime) PullImage(ctx context.Context, ref string) error {
+// runtime.ErrNotFound. Pulling a present, pullable ref changes nothing. It
+// records opts.Auth (PullAuth) and reports a two-layer pull to
+// opts.Progress: each layer named, half of the bytes, all, both done.
+func (r *Runtime) PullImage(ctx context.Context, ref string, opts runtime.PullOptions) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	op := "pull image " + ref
-	if err := r.recordLocked("PullImage", ref); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+	err := r.recordLocked("PullImage", ref)
+	if err == nil {
+		err = ctx.Err()
 	}
 	tag := normalizeRef(ref)
-	if !r.pullable[tag] {
+	if opts.Auth != nil {
+		r.pullAuth[tag] = *opts.Auth
+	}
+	pullable := r.pullable[tag]
+	r.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if !pullable {
 		return fmt.Errorf("%s: %w: manifest for %s not found", op, runtime.ErrNotFound, tag)
 	}
+	if opts.Progress != nil {
+		const layer = 512 << 10
+		for _, p := range []runtime.PullProgress{
+			{Layers: 1}, {Layers: 2, Total: 2 * layer},
+			{Layers: 2, Current: layer, Total: 2 * layer},
+			{Layers: 2, LayersDone: 1, Current: 2 * layer, Total: 2 * layer},
+			{Layers: 2, LayersDone: 2, Current: 2 * layer, Total: 2 * layer},
+		} {
+			opts.Progress(p)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if _, err := r.findImageLocked(tag); err == nil {
 		return nil
 	}
 	r.addImageLocked(runtime.Image{RepoTags: []string{tag}, Size: 1 << 20})
 	return nil
+}
+
+// PullAuth is the credential of the last pull of ref that had one.
+func (r *Runtime) PullAuth(ref string) (runtime.RegistryAuth, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.pullAuth[normalizeRef(ref)]
+	return a, ok
 }
 
 // ImportImage reads rootfs as a tarball and creates image ref from it.

@@ -27,7 +27,7 @@ func (c Call) String() string { return c.Method + "(" + c.Arg + ")" }
 var methods = []string{
 	"Version", "ListContainers", "InspectContainer", "CreateContainer",
 	"StartContainer", "StopContainer", "KillContainer", "RemoveContainer",
-	"InspectImage", "ListImages", "PullImage", "ImportImage", "RemoveImage",
+	"InspectImage", "ListImages", "PullImage", "LoadImage", "ImportImage", "RemoveImage",
 	"Exec", "Logs", "Events", "ExportContainer",
 }
 
@@ -44,6 +44,7 @@ type Runtime struct {
 	containers map[string]*fakeContainer // by ID
 	images     map[string]*fakeImage     // by ID
 	pullable   map[string]bool           // normalized refs
+	pullAuth   map[string]runtime.RegistryAuth
 	execFunc   func(ctx context.Context, id string, cmd []string) (runtime.ExecResult, error)
 	subs       map[*subscriber]struct{}
 	seq        int
@@ -59,6 +60,7 @@ func New() *Runtime {
 		containers: map[string]*fakeContainer{},
 		images:     map[string]*fakeImage{},
 		pullable:   map[string]bool{},
+		pullAuth:   map[string]runtime.RegistryAuth{},
 		subs:       map[*subscriber]struct{}{},
 	}
 }

@@ -48,7 +48,7 @@ func testPullMissing(h *harness) {
 	ctx, cancel := context.WithTimeout(h.ctx(), 2*time.Minute)
 	defer cancel()
 	ref := "runner.local/does-not-exist:1"
-	err := h.rt.PullImage(ctx, ref)
+	err := h.rt.PullImage(ctx, ref, runtime.PullOptions{})
 	if err == nil {
 		h.t.Fatalf("PullImage(%s) succeeded", ref)
 	}
@@ -65,13 +65,7 @@ func testPullMissing(h *harness) {
 func testImportImage(h *harness) {
 	ctx := h.ctx()
 	ref := "runner.local/runnertest-" + h.opts.RunID + ":import"
-	h.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if err := h.rt.RemoveImage(ctx, ref); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-			h.t.Errorf("cleanup: RemoveImage(%s): %v", ref, err)
-		}
-	})
+	h.removeImageAtEnd(ref)
 
 	changes := []string{"ENV PATH=/bin", `ENTRYPOINT ["/hello"]`, `CMD ["world"]`}
 	if err := h.rt.ImportImage(ctx, ref, tinyRootfs(h), changes); err != nil {
@@ -120,4 +114,49 @@ func tinyRootfs(h *harness) *bytes.Buffer {
 		h.t.Fatalf("tar close: %v", err)
 	}
 	return &buf
+}
+
+// testLoadImage loads a `docker save` tarball: the image is there under
+// its tag, with its config's command and the config's digest as ID;
+// loading it again changes nothing.
+func testLoadImage(h *harness) {
+	ctx := h.ctx()
+	ref := "runner.local/runnertest-" + h.opts.RunID + ":load"
+	h.removeImageAtEnd(ref)
+	var buf bytes.Buffer
+	id, err := WriteSaveTarball(&buf, ref, []string{"/hello"}, map[string]string{"hello": "#!/bin/sh\n"})
+	if err != nil {
+		h.t.Fatalf("WriteSaveTarball: %v", err)
+	}
+	tarball := buf.Bytes()
+	for range 2 {
+		refs, err := h.rt.LoadImage(ctx, bytes.NewReader(tarball))
+		if err != nil {
+			h.t.Fatalf("LoadImage: %v", err)
+		}
+		if !slices.Equal(refs, []string{ref}) {
+			h.t.Errorf("LoadImage = %q, want [%s]", refs, ref)
+		}
+	}
+	img, err := h.rt.InspectImage(ctx, ref)
+	if err != nil {
+		h.t.Fatalf("InspectImage(%s): %v", ref, err)
+	}
+	if img.ID != id || !slices.Equal(img.Cmd, []string{"/hello"}) {
+		h.t.Errorf("loaded image ID %s cmd %q, want %s [/hello]", img.ID, img.Cmd, id)
+	}
+	if _, err := h.rt.LoadImage(ctx, strings.NewReader("not a tarball")); err == nil {
+		h.t.Errorf("LoadImage of garbage succeeded")
+	}
+}
+
+// removeImageAtEnd removes image ref when the test ends, if it is there.
+func (h *harness) removeImageAtEnd(ref string) {
+	h.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if err := h.rt.RemoveImage(ctx, ref); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			h.t.Errorf("cleanup: RemoveImage(%s): %v", ref, err)
+		}
+	})
 }

@@ -100,6 +100,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, opts Optio
 		{"InspectImage", testInspectImage, false},
 		{"PullMissing", testPullMissing, false},
 		{"ImportImage", testImportImage, false},
+		{"LoadImage", testLoadImage, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
