@@ -44,8 +44,10 @@ type evictionDeps struct {
 	// Loop is the reconcile loop (it implements eviction.Loop).
 	Loop eviction.Loop
 	// Source reads the signals; nil: eviction.HostSource over --root-dir,
-	// /var/lib/docker and Engine, until runner/stats (cadvisor) provides it.
+	// /var/lib/docker and Engine. Wrap makes the source main uses from that
+	// one (cadvisor's readings, falling back on it); nil: it as it is.
 	Source eviction.Source
+	Wrap   func(host eviction.Source) eviction.Source
 	Engine eviction.ContainerLister
 	// Reclaimer is the garbage collector (*gc.Manager).
 	Reclaimer eviction.Reclaimer
@@ -79,6 +81,9 @@ func newEviction(c *cli.Context, deps evictionDeps) (*eviction.Manager, error) {
 			NodeFSPath: root, ImageFSPath: "/var/lib/docker", Engine: deps.Engine, InstanceID: instance,
 			PodsDir: filepath.Join(root, "pods"),
 		}
+	}
+	if deps.Wrap != nil {
+		cfg.Source = deps.Wrap(cfg.Source)
 	}
 	return eviction.New(cfg)
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/runner-dev/runner/eviction"
+	"github.com/runner-dev/runner/gc"
 	"github.com/runner-dev/runner/manifest"
 	"github.com/runner-dev/runner/manifest/source"
 	"github.com/runner-dev/runner/net/podnet"
@@ -266,11 +268,15 @@ func daemon(c *cli.Context) error {
 		return runOnce(ctx, c, log, r, src.Once())
 	}
 	// Garbage collection and eviction beside the loop.
-	collector, err := newGC(c, gcDeps{Engine: rt, Pods: r, Logger: log})
+	collector, err := newGC(c, gcDeps{Engine: rt, Pods: r, Logger: log,
+		ImageFS: cadvisorImageFS{o: obs, fallback: gc.StatfsImageFS{Path: "/var/lib/docker"}}})
 	if err != nil {
 		return cli.Exit(err, exitUsage)
 	}
-	evictions, err := newEviction(c, evictionDeps{Loop: r, Engine: rt, Reclaimer: collector, Logger: log})
+	evictions, err := newEviction(c, evictionDeps{Loop: r, Engine: rt, Reclaimer: collector, Logger: log,
+		Wrap: func(host eviction.Source) eviction.Source {
+			return cadvisorSignals{o: obs, nodeName: c.String("node-name"), fallback: host}
+		}})
 	if err != nil {
 		return cli.Exit(err, exitUsage)
 	}

@@ -226,10 +226,8 @@ func (o *observer) serve(ctx context.Context, c *cli.Context, r *runner.Runner, 
 		})
 	}
 	o.wg.Go(func() { o.metrics.Watch(serveCtx, r.Statuses()) })
-	if listeners[0].l != nil {
-		// Only the read-only port shows what cadvisor measures.
-		o.wg.Go(func() { o.startStats(serveCtx, c, rt, instance) })
-	}
+	// cadvisor also feeds garbage collection and eviction, API or not.
+	o.wg.Go(func() { o.startStats(serveCtx, c, rt, instance) })
 	return func() {
 		cancel()
 		o.quitOnce.Do(func() { close(o.quit) })

@@ -49,6 +49,9 @@ type loop struct {
 	// ctx is Run's, for the background work the loop starts.
 	ctx   context.Context
 	timer *time.Timer
+	// cache is the watcher's inspection cache; the loop adds what workers
+	// report to it.
+	cache *inspectCache
 }
 
 // run adopts what the engine holds, then applies inputs and plans the pods
@@ -56,7 +59,8 @@ type loop struct {
 func (l *loop) run(ctx context.Context, snaps <-chan manifest.Snapshot) error {
 	// Subscribe before the first list, so that no event falls between them.
 	stream := l.r.openEvents(ctx)
-	cache := inspectCache{}
+	cache := newInspectCache()
+	l.cache = cache
 	first, detail, err := l.r.listAll(ctx, cache, true)
 	if err != nil {
 		stream.close()

@@ -811,6 +811,13 @@ func TestLoopEngineCallsPerPodStart(t *testing.T) {
 		if len(calls) > 3*5+1 {
 			t.Errorf("%d engine calls for 3 pod starts, want at most %d", len(calls), 3*5+1)
 		}
+		// The next relist is one list: what the workers started is known.
+		before = len(h.calls())
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if calls := h.calls()[before:]; len(calls) != 1 || calls[0].Method != "ListContainers" {
+			t.Errorf("a relist in the steady state made the calls %v, want one list", calls)
+		}
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -107,8 +108,56 @@ func (e engineState) apply(l *loop) {
 // inspectCache remembers the last inspection of each container, so a relist
 // inspects only the containers that are new or whose state changed: in a
 // steady state a relist is one engine call, whatever the number of pods.
-// Owned by one goroutine at a time (the loop at start, then the watcher).
-type inspectCache map[string]runtime.Container
+// The watcher keeps it, and the loop adds what workers report (containers
+// they made and started), so that a relist does not inspect them either.
+// Safe for concurrent use.
+type inspectCache struct {
+	mu sync.Mutex
+	m  map[string]runtime.Container
+}
+
+func newInspectCache() *inspectCache { return &inspectCache{m: map[string]runtime.Container{}} }
+
+func (c *inspectCache) get(id string) (runtime.Container, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[id]
+	return v, ok
+}
+
+func (c *inspectCache) put(v runtime.Container) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[v.ID] = v
+}
+
+func (c *inspectCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
+
+// keepOnly forgets every container not in listed.
+func (c *inspectCache) keepOnly(listed map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.m {
+		if !listed[id] {
+			delete(c.m, id)
+		}
+	}
+}
+
+// merge updates a known container with what an event told (c lacks what
+// the event did not carry).
+func (c *inspectCache) merge(v runtime.Container) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if known, ok := c.m[v.ID]; ok {
+		mergeContainer(&v, &known)
+		c.m[v.ID] = v
+	}
+}
 
 // listAll lists every container of this instance and returns the full
 // observed state, inspecting what the cache does not already know. With
@@ -116,7 +165,7 @@ type inspectCache map[string]runtime.Container
 // state are there) and its ID returned in detail, for an inspection later:
 // a restarted runner adopts its pods at the cost of one list. Called at
 // start by the loop and by the watcher's relists.
-func (r *Runner) listAll(ctx context.Context, cache inspectCache, lazy bool) (u observedUpdate, detail []string, err error) {
+func (r *Runner) listAll(ctx context.Context, cache *inspectCache, lazy bool) (u observedUpdate, detail []string, err error) {
 	seq := r.nextSeq()
 	cctx, cancel := r.call(ctx)
 	list, err := r.cfg.Runtime.ListContainers(cctx, r.instanceMatch())
@@ -128,32 +177,28 @@ func (r *Runner) listAll(ctx context.Context, cache inspectCache, lazy bool) (u 
 	listed := make(map[string]bool, len(list))
 	for _, c := range list {
 		listed[c.ID] = true
-		if known, ok := cache[c.ID]; ok && known.State == c.State {
+		if known, ok := cache.get(c.ID); ok && known.State == c.State {
 			u.containers = append(u.containers, known)
 			continue
 		}
 		if lazy && c.State == runtime.StateRunning {
-			cache[c.ID] = c
+			cache.put(c)
 			u.containers = append(u.containers, c)
 			detail = append(detail, c.ID)
 			continue
 		}
 		full, err := r.inspect(ctx, c.ID)
 		if errors.Is(err, runtime.ErrNotFound) {
-			delete(cache, c.ID)
+			cache.forget(c.ID)
 			continue
 		}
 		if err != nil {
 			return observedUpdate{}, nil, err
 		}
-		cache[c.ID] = full
+		cache.put(full)
 		u.containers = append(u.containers, full)
 	}
-	for id := range cache {
-		if !listed[id] {
-			delete(cache, id)
-		}
-	}
+	cache.keepOnly(listed)
 	return u, detail, nil
 }
 
@@ -202,7 +247,7 @@ const (
 // relists, since events may have been missed; while the engine does not
 // answer it says so once (engineState) and retries calmly. Runs on its own
 // goroutine, owned by Run.
-func (r *Runner) watch(ctx context.Context, cache inspectCache, stream *eventStream, detail []string) {
+func (r *Runner) watch(ctx context.Context, cache *inspectCache, stream *eventStream, detail []string) {
 	defer func() { stream.close() }()
 	relist := time.NewTicker(r.cfg.SyncFrequency)
 	defer relist.Stop()
@@ -225,7 +270,7 @@ func (r *Runner) watch(ctx context.Context, cache inspectCache, stream *eventStr
 
 // follow submits what the events of stream and the relists tell until the
 // stream ends, a relist fails, or ctx ends. Called by watch.
-func (r *Runner) follow(ctx context.Context, cache inspectCache, stream *eventStream, relist <-chan time.Time, oom map[string]bool) {
+func (r *Runner) follow(ctx context.Context, cache *inspectCache, stream *eventStream, relist <-chan time.Time, oom map[string]bool) {
 	for {
 		select {
 		case ev, ok := <-stream.events:
@@ -237,13 +282,10 @@ func (r *Runner) follow(ctx context.Context, cache inspectCache, stream *eventSt
 				continue
 			}
 			for _, c := range u.containers {
-				if known, ok := cache[c.ID]; ok {
-					mergeContainer(&c, &known)
-					cache[c.ID] = c
-				}
+				cache.merge(c)
 			}
 			for _, id := range u.removed {
-				delete(cache, id)
+				cache.forget(id)
 			}
 			if !r.submit(ctx, u) {
 				return
@@ -273,7 +315,7 @@ func (r *Runner) follow(ctx context.Context, cache inspectCache, stream *eventSt
 
 // reconnect subscribes again and relists until the engine answers, and
 // submits the fresh list. It returns false when ctx ends first.
-func (r *Runner) reconnect(ctx context.Context, cache inspectCache) (*eventStream, bool) {
+func (r *Runner) reconnect(ctx context.Context, cache *inspectCache) (*eventStream, bool) {
 	down := false
 	for wait := reconnectInitial; ; wait = min(wait*2, reconnectMax) {
 		select {
@@ -322,7 +364,7 @@ func (r *Runner) reconnect(ctx context.Context, cache inspectCache) (*eventStrea
 
 // fillDetails inspects the containers adopted from the list alone and
 // submits them in one update. It returns false when ctx ended.
-func (r *Runner) fillDetails(ctx context.Context, cache inspectCache, ids []string) bool {
+func (r *Runner) fillDetails(ctx context.Context, cache *inspectCache, ids []string) bool {
 	if len(ids) == 0 {
 		return true
 	}
@@ -331,16 +373,16 @@ func (r *Runner) fillDetails(ctx context.Context, cache inspectCache, ids []stri
 		c, err := r.inspect(ctx, id)
 		switch {
 		case err == nil:
-			cache[id] = c
+			cache.put(c)
 			u.containers = append(u.containers, c)
 		case errors.Is(err, runtime.ErrNotFound):
-			delete(cache, id)
+			cache.forget(id)
 			u.removed = append(u.removed, id)
 		case ctx.Err() != nil:
 			return false
 		default:
 			r.log.Warn("inspect of an adopted container failed; the next relist tries again", "container_id", shortID(id), "error", err)
-			delete(cache, id)
+			cache.forget(id)
 		}
 	}
 	return r.submit(ctx, u)

@@ -108,9 +108,15 @@ func (res workResult) apply(l *loop) {
 	}
 	for _, s := range res.containers {
 		l.putContainer(s.c, s.seq)
+		if l.cache != nil && s.c.State == runtime.StateRunning {
+			l.cache.put(s.c) // a relist need not inspect what a worker started
+		}
 	}
 	for _, s := range res.removed {
 		l.removeContainer(s.c.ID, s.seq)
+		if l.cache != nil {
+			l.cache.forget(s.c.ID)
+		}
 	}
 	st.acted = res.acted
 	st.destroyed = st.destroyed || res.destroyed
