@@ -80,6 +80,9 @@ type Runner struct {
 	inbox chan input
 	// inSync is closed once the loop has caught up after its start.
 	inSync chan struct{}
+	// engineSuspect: a worker found the engine gone; the watcher checks
+	// (see engineLost).
+	engineSuspect chan struct{}
 }
 
 // InSync is closed once the loop, after its start, has planned every pod
@@ -138,7 +141,8 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore(), oomFloor: oomScoreFloor(),
-		inbox: make(chan input, inboxSize), inSync: make(chan struct{}), volumes: vols}
+		inbox: make(chan input, inboxSize), inSync: make(chan struct{}), volumes: vols,
+		engineSuspect: make(chan struct{}, 1)}
 	r.handlers = probe.NewHandlers(probe.HandlersConfig{Runtime: cfg.Runtime})
 	r.probes = probe.New(probe.Config{Prober: r.handlers, Logger: cfg.Logger, Report: func(ctx context.Context, ev probe.Event) {
 		r.submit(ctx, probeInput{ev})

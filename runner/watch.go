@@ -104,6 +104,24 @@ func (e engineState) apply(l *loop) {
 	}
 }
 
+// engineLost is the engine-down state entered from a worker's report: a
+// step failed because the engine did not answer. The watcher may not know
+// yet (dockerd closes its API before it has stopped its containers, while
+// its event stream still reports their deaths), so the loop stops starting
+// workers at once and asks the watcher to check (Runner.engineSuspect): the
+// watcher then reconnects as after a broken stream, and says when the
+// engine answers again, with a fresh list. Called on the loop goroutine.
+func (l *loop) engineLost(err error) {
+	if l.engineDown {
+		return
+	}
+	engineState{down: true, err: err}.apply(l)
+	select {
+	case l.r.engineSuspect <- struct{}{}:
+	default: // the watcher has not taken the last one yet
+	}
+}
+
 // inspectCache remembers the last inspection of each container, so a relist
 // inspects only the containers that are new or whose state changed: in a
 // steady state a relist is one engine call, whatever the number of pods.
@@ -210,8 +228,10 @@ func (r *Runner) watch(ctx context.Context, cache inspectCache, stream *eventStr
 		return
 	}
 	oom := map[string]bool{}
+	check := &suspicion{}
+	defer check.disarm()
 	for {
-		r.follow(ctx, cache, stream, relist.C, oom)
+		r.follow(ctx, cache, stream, relist.C, oom, check)
 		stream.close()
 		if ctx.Err() != nil {
 			return
@@ -220,12 +240,57 @@ func (r *Runner) watch(ctx context.Context, cache inspectCache, stream *eventStr
 		if stream, ok = r.reconnect(ctx, cache); !ok {
 			return
 		}
+		// A fresh stream: the engine came back for real.
+		check.disarm()
+		check.wait = 0
+	}
+}
+
+// suspicion is the watcher's check of a worker's report that the engine
+// does not answer (engineLost) while the event stream goes on. A call that
+// then succeeds is weak evidence: dockerd closes its listener first and
+// serves the connections it has until it exits, so the check waits
+// reconnectMax before its call and doubles the wait (to suspectMax) each
+// time the engine passed the check but workers found it gone again. Owned
+// by the watcher.
+type suspicion struct {
+	wait  time.Duration // before the next check; 0: reconnectMax
+	timer *time.Timer   // armed while a check is due
+}
+
+// suspectMax bounds the wait of a suspicion's check.
+const suspectMax = 30 * time.Second
+
+// arm schedules a check unless one is due.
+func (s *suspicion) arm() {
+	if s.timer != nil {
+		return
+	}
+	if s.wait == 0 {
+		s.wait = reconnectMax
+	}
+	s.timer = time.NewTimer(s.wait)
+	s.wait = min(s.wait*2, suspectMax)
+}
+
+// due fires when the check is due; nil (never) when none is armed.
+func (s *suspicion) due() <-chan time.Time {
+	if s.timer == nil {
+		return nil
+	}
+	return s.timer.C
+}
+
+func (s *suspicion) disarm() {
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
 	}
 }
 
 // follow submits what the events of stream and the relists tell until the
 // stream ends, a relist fails, or ctx ends. Called by watch.
-func (r *Runner) follow(ctx context.Context, cache inspectCache, stream *eventStream, relist <-chan time.Time, oom map[string]bool) {
+func (r *Runner) follow(ctx context.Context, cache inspectCache, stream *eventStream, relist <-chan time.Time, oom map[string]bool, check *suspicion) {
 	for {
 		select {
 		case ev, ok := <-stream.events:
@@ -253,6 +318,18 @@ func (r *Runner) follow(ctx context.Context, cache inspectCache, stream *eventSt
 				r.log.Warn("engine event stream ended; reconnecting", "error", err)
 			}
 			return
+		case <-r.engineSuspect:
+			check.arm()
+		case <-check.due():
+			// A worker found the engine gone (engineLost): reconnect unless
+			// it answers.
+			check.timer = nil
+			if err := r.answers(ctx); err != nil {
+				return
+			}
+			if !r.submit(ctx, engineState{down: false}) {
+				return
+			}
 		case <-relist:
 			u, _, err := r.listAll(ctx, cache, false)
 			if err != nil {
@@ -282,10 +359,7 @@ func (r *Runner) reconnect(ctx context.Context, cache inspectCache) (*eventStrea
 		}
 		// One cheap call tells whether the engine answers; only then
 		// subscribe and take the full list (no event falls between them).
-		cctx, cancel := r.call(ctx)
-		_, err := r.cfg.Runtime.ListContainers(cctx, r.instanceMatch())
-		cancel()
-		if err != nil {
+		if err := r.answers(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil, false
 			}
@@ -300,7 +374,9 @@ func (r *Runner) reconnect(ctx context.Context, cache inspectCache) (*eventStrea
 		stream := r.openEvents(ctx)
 		u, _, err := r.listAll(ctx, cache, false)
 		if err == nil {
-			if !r.submit(ctx, u) || (down && !r.submit(ctx, engineState{down: false})) {
+			// Up also when this reconnect saw no failure: the loop may be
+			// down from a worker's report (engineLost).
+			if !r.submit(ctx, u) || !r.submit(ctx, engineState{down: false}) {
 				stream.close()
 				return nil, false
 			}
@@ -317,6 +393,15 @@ func (r *Runner) reconnect(ctx context.Context, cache inspectCache) (*eventStrea
 			}
 		}
 	}
+}
+
+// answers is one cheap call (a list of this instance's containers) that
+// tells whether the engine answers.
+func (r *Runner) answers(ctx context.Context) error {
+	cctx, cancel := r.call(ctx)
+	defer cancel()
+	_, err := r.cfg.Runtime.ListContainers(cctx, r.instanceMatch())
+	return err
 }
 
 // fillDetails inspects the containers adopted from the list alone and

@@ -125,6 +125,12 @@ func (res workResult) apply(l *loop) {
 		log = l.r.podLogger(pod)
 	}
 	switch {
+	case errors.Is(res.err, runtime.ErrUnavailable):
+		// The engine is gone: one line for every pod (engineLost), no event
+		// per pod, and the pod is planned again when the engine answers.
+		st.syncErr = syncError{reason: res.errReason, message: res.err.Error()}
+		log.Debug(res.errReason, "reason", res.errReason, "error", res.err)
+		l.engineLost(res.err)
 	case res.err != nil && !errors.Is(res.err, context.Canceled):
 		// Retry after a pause that grows with each failure rather than
 		// spinning on the echoes of the failed step; what changed meanwhile
