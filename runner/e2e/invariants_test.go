@@ -55,13 +55,10 @@ func wantOf(pods []*v1.Pod) []wantPod {
 }
 
 // loadManifest loads data as runner's file source loads the file name of
-// the test's manifest directory; nil when it is not valid.
-func (h *harness) loadManifest(name string, data []byte) []*v1.Pod {
+// the test's manifest directory; ok is false when it is not valid.
+func (h *harness) loadManifest(name string, data []byte) (pods []*v1.Pod, ok bool) {
 	pods, problems := manifest.Load(filepath.Join(h.manifests, name), data, manifest.Options{NodeName: "e2e", Source: manifest.SourceFile})
-	if len(problems) > 0 {
-		return nil
-	}
-	return pods
+	return pods, len(problems) == 0
 }
 
 // wantFromManifests is what the valid files of the manifest directory ask
@@ -80,8 +77,8 @@ func (h *harness) wantFromManifests() (want []wantPod, invalid []string) {
 		if err != nil {
 			continue // removed meanwhile
 		}
-		pods := h.loadManifest(e.Name(), data)
-		if pods == nil {
+		pods, ok := h.loadManifest(e.Name(), data)
+		if !ok {
 			invalid = append(invalid, e.Name())
 			continue
 		}
