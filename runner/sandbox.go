@@ -19,7 +19,8 @@ import (
 // between its hooks' prestart (pod directory, volumes) and poststart
 // (network, DNS files). A sandbox that fails to start or to complete is
 // taken down again (its hooks' stop phase, then removal) before the error is
-// returned. It returns the sandbox as it is now and the pod's address.
+// returned, with only the ID of that sandbox in sb. It returns the sandbox
+// as it is now and the pod's address.
 // Called by a worker.
 func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, attempt int, hash string) (sb seen, ip netip.Addr, err error) {
 	if err := r.ensurePauseImage(ctx, log); err != nil {
@@ -39,6 +40,8 @@ func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Po
 	defer func() {
 		if err != nil {
 			r.rollbackSandbox(ctx, run, id)
+			// Only its ID: the engine's events of it are this step's echoes.
+			sb = seen{c: runtime.Container{ID: id}}
 		}
 	}()
 	cctx, cancel = r.call(ctx)

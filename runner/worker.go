@@ -249,6 +249,11 @@ actions:
 			sb, podIP, err = r.createSandbox(ctx, log, o.pod, a.attempt, o.hashes[sandboxHashKey])
 			if err != nil {
 				res.errReason = reasonFailedCreateSandbox
+				if sb.c.ID != "" {
+					// Made and removed again: the engine's events of it
+					// are echoes of this step, not news (see noteNews).
+					res.acted[sb.c.ID] = true
+				}
 			} else {
 				sandboxID = sb.c.ID
 				res.containers = append(res.containers, sb)
