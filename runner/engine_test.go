@@ -14,6 +14,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	netfake "github.com/runner-dev/runner/net/fake"
+	"github.com/runner-dev/runner/runner/restart"
 	"github.com/runner-dev/runner/runner/runtime"
 	"github.com/runner-dev/runner/runner/runtime/fake"
 )
@@ -343,5 +344,43 @@ func TestEngineServingOldConnectionsBacksOff(t *testing.T) {
 		e.listsServed.Store(false)
 		e.Runtime.CloseEvents(fmt.Errorf("engine restarted: %w", runtime.ErrUnavailable))
 		waitFor(t, "every pod running again", allRunning)
+	})
+}
+
+// TestEngineGoneIsNoStartFailure: a container whose image check or creation
+// fails because the engine stopped answering has no start failure (no
+// ErrImagePull, no start backoff): it starts as soon as the engine answers.
+func TestEngineGoneIsNoStartFailure(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		e := &flakyEngine{Runtime: newFakeRuntime()}
+		h := startRunner(t, e.Runtime, Config{Runtime: e, Backoff: restart.DefaultPolicy})
+		pod := loadPod(t, podYAML("p", "", "app"))
+		// The sandbox starts; the engine goes away before the app's image
+		// is checked.
+		e.mu.Lock()
+		e.onStart = func(string) error {
+			e.down.Store(true)
+			return nil
+		}
+		e.mu.Unlock()
+		h.send(pod)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if st := h.status(pod); st != nil {
+			for _, cs := range st.Status.ContainerStatuses {
+				if w := cs.State.Waiting; w != nil && w.Reason != reasonContainerCreating {
+					t.Errorf("while the engine is gone the app waits with %s, want %s", w.Reason, reasonContainerCreating)
+				}
+			}
+		}
+		e.mu.Lock()
+		e.onStart = nil
+		e.mu.Unlock()
+		e.down.Store(false)
+		up := time.Now()
+		waitFor(t, "the pod running", func() bool { return running(t, e.Runtime, pod, "app") })
+		if took := time.Since(up); took > reconnectMax+time.Second {
+			t.Errorf("the pod ran %v after the engine answered, want at once (no start backoff)", took)
+		}
 	})
 }
