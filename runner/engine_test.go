@@ -384,3 +384,41 @@ func TestEngineGoneIsNoStartFailure(t *testing.T) {
 		}
 	})
 }
+
+// TestEngineRestartsDoNotBackOff: containers that died with their sandbox
+// because the engine stopped did not crash: after each engine restart they
+// run again at once, also after the second one within the crash-loop
+// backoff's reset time (with the default 10 s backoff they would wait 10 s,
+// then 20 s, ...).
+func TestEngineRestartsDoNotBackOff(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		e := &flakyEngine{Runtime: newFakeRuntime()}
+		h := startRunner(t, e.Runtime, Config{Runtime: e, Backoff: restart.DefaultPolicy})
+		var pods []*v1.Pod
+		for i := range 3 {
+			pods = append(pods, loadPod(t, podYAML(fmt.Sprintf("p%d", i), "", "app")))
+		}
+		h.send(pods...)
+		allRunning := func() bool {
+			for _, p := range pods {
+				if !running(t, e.Runtime, p, "app") {
+					return false
+				}
+			}
+			return true
+		}
+		waitFor(t, "the pods to run", allRunning)
+		for i := range 3 {
+			time.Sleep(30 * time.Second)
+			e.stopEngine(t)
+			time.Sleep(5 * time.Second)
+			e.down.Store(false)
+			up := time.Now()
+			waitFor(t, "every pod running again", allRunning)
+			// The reconnect's period, and a moment for the work.
+			if took := time.Since(up); took > reconnectMax+time.Second {
+				t.Errorf("engine restart %d: the pods ran again %v after the engine answered, want at once (no crash-loop backoff)", i+1, took)
+			}
+		}
+	})
+}

@@ -101,7 +101,27 @@ func (e engineState) apply(l *loop) {
 	for uid, st := range l.pods {
 		st.retryAt, st.failures = time.Time{}, 0
 		l.dirty[uid] = true
+		if !l.sandboxRuns(uid) {
+			// Its containers died with their sandbox as the engine stopped:
+			// no crash of theirs, so no crash-loop backoff (an engine
+			// restarted twice within the backoff's reset would else keep
+			// every pod down 10 s, then 20 s, ...).
+			clear(st.backoff)
+			clear(st.startBackoff)
+			clear(st.notBefore)
+		}
 	}
+}
+
+// sandboxRuns reports whether pod uid has a running sandbox in the observed
+// state. Called on the loop goroutine.
+func (l *loop) sandboxRuns(uid types.UID) bool {
+	for _, c := range l.observed.byPod[uid] {
+		if isSandbox(c) && c.State == runtime.StateRunning {
+			return true
+		}
+	}
+	return false
 }
 
 // engineLost is the engine-down state entered from a worker's report: a
