@@ -57,6 +57,9 @@ type options struct {
 	goOnly     bool
 	goResults  string
 	logsDir    string
+	// skipEngine skips the engine restart phase; engineOnly runs only it.
+	skipEngine bool
+	engineOnly bool
 }
 
 func main() {
@@ -77,6 +80,8 @@ func run() int {
 	flag.BoolVar(&o.goOnly, "go-only", false, "only run the Go benchmarks and save their output to --go-results (no Docker, no lock needed)")
 	flag.StringVar(&o.goResults, "go-results", "", "file of `go test -bench` output: written with --go-only, else read instead of running the Go benchmarks")
 	flag.StringVar(&o.logsDir, "logs-dir", "", "copy runner's logs here before the run's directory is removed")
+	flag.BoolVar(&o.skipEngine, "skip-engine-restart", false, "skip the engine restart phase (a private dockerd stopped and started under 5 and 20 pods)")
+	flag.BoolVar(&o.engineOnly, "engine-only", false, "run only the engine restart phase (no BENCHMARKS.md)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -88,14 +93,21 @@ func run() int {
 	var rows []row
 	var failed error
 	res := &results{}
-	if !o.skipDocker {
+	if !o.skipDocker && !o.engineOnly {
 		if err := runDocker(ctx, o, res, &m); err != nil {
 			failed = fmt.Errorf("docker phases: %w", err)
 			fmt.Fprintln(os.Stderr, "bench:", failed)
 		}
 		rows = append(rows, dockerRows(res)...)
 	}
-	if !o.skipGo && ctx.Err() == nil {
+	if !o.skipDocker && !o.skipEngine && ctx.Err() == nil {
+		if err := runEngineRestart(ctx, o, &res.engine); err != nil {
+			failed = errors.Join(failed, fmt.Errorf("engine restart phase: %w", err))
+			fmt.Fprintln(os.Stderr, "bench: engine restart phase:", err)
+		}
+		rows = append(rows, engineRows(&res.engine)...)
+	}
+	if !o.skipGo && !o.engineOnly && ctx.Err() == nil {
 		out, err := goBenchOutput(ctx, o)
 		if err != nil {
 			failed = errors.Join(failed, err)
@@ -110,7 +122,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench: failed; BENCHMARKS.md not written")
 		return 1
 	}
-	if o.out != "" && !o.skipDocker && !o.skipGo {
+	if o.out != "" && !o.skipDocker && !o.skipGo && !o.skipEngine && !o.engineOnly {
 		if err := writeMarkdown(o.out, m, tbl); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			return 1

@@ -19,6 +19,7 @@ func writeMarkdown(path string, m machine, tbl string) error {
 	b.WriteString("  (other work on the machine makes every figure noisier; the bound and runner are measured in turn so both see it)\n\n")
 	b.WriteString(tbl)
 	b.WriteString(method)
+	b.WriteString(engineMethod)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 

@@ -52,6 +52,9 @@ type results struct {
 	restartQuiet    time.Duration
 	restartMeasured bool
 
+	// Engine restart (phase_engine.go).
+	engine engineResults
+
 	// Teardown.
 	teardown   time.Duration // 30 manifests deleted to the last container destroyed
 	teardownN  int           // containers destroyed
