@@ -10,7 +10,7 @@ ROOT_DIR ?= /var/lib/runner
 # -p 1: the Docker and CNI suites run one at a time (they share one engine).
 GOTEST_FLAGS ?= -count=1 -p 1 -timeout 25m
 
-.PHONY: all build setup run test unit fuzz bench vet fmt clean compat compat-check install
+.PHONY: all build setup run test unit fuzz bench vet fmt clean compat compat-check install torture
 
 all: build
 
@@ -74,6 +74,16 @@ bench: setup build
 	$(GO) build -o bin/bench ./runner/bench
 	./bin/bench --go-only --go-results bin/gobench.txt
 	flock /tmp/docker-e2e.lock ./bin/bench --runner-bin $(BIN) --go-results bin/gobench.txt --out BENCHMARKS.md
+
+# The full torture (issue 17), on the real engine under the e2e lock: 200
+# SIGKILLs of runner under manifest and URL churn, 5 restarts of a private
+# dockerd under 20 pods (3 with live-restore), the malformed-manifest corpus,
+# a full --root-dir, 1,000 pod create/delete cycles, writes outside
+# --root-dir; the invariants after each. `make test` runs a short variant of
+# each. RUNNER_TORTURE_SEED=<n> repeats a run's random choices.
+torture: setup
+	RUNNER_TORTURE=full flock /tmp/docker-e2e.lock $(GO) test -count=1 -p 1 -timeout 45m -v \
+		-run 'Torture|EngineRestart|InvariantChecker' ./runner/e2e
 
 vet:
 	$(GO) vet ./...

@@ -52,7 +52,15 @@ func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.P
 	failed := func(reason string, err error) (seen, waitingReason, error) {
 		return c, waitingReason{reason: reason, message: err.Error()}, err
 	}
+	// The engine gone is no failure of the container (no start backoff, no
+	// ErrImagePull): the worker stops and the loop waits for the engine.
+	engineGone := func(err error) (seen, waitingReason, error) {
+		return c, waitingReason{reason: reasonContainerCreating}, &errSandboxGone{err: err}
+	}
 	img, reason, err := r.ensureImage(ctx, log, pod, spec)
+	if errors.Is(err, runtime.ErrUnavailable) {
+		return engineGone(err)
+	}
 	if err != nil {
 		return failed(reason, err)
 	}
@@ -82,7 +90,11 @@ func (r *Runner) startContainer(ctx context.Context, log *slog.Logger, pod *v1.P
 	cancel()
 	if err != nil {
 		undo()
-		return failed(reasonCreateError, fmt.Errorf("create container %s of pod %s: %w", spec.Name, podKey(pod), err))
+		err = fmt.Errorf("create container %s of pod %s: %w", spec.Name, podKey(pod), err)
+		if errors.Is(err, runtime.ErrUnavailable) {
+			return engineGone(err)
+		}
+		return failed(reasonCreateError, err)
 	}
 	r.record(log, run.ref, EventNormal, ReasonCreated, spec.Name, "Created container "+spec.Name, "container_id", shortID(id), "attempt", a.attempt)
 	if setup != nil {

@@ -15,6 +15,7 @@ import (
 
 	netfake "github.com/runner-dev/runner/net/fake"
 	"github.com/runner-dev/runner/net/podnet"
+	"github.com/runner-dev/runner/runner/restart"
 	"github.com/runner-dev/runner/runner/runtime"
 	"github.com/runner-dev/runner/runner/runtime/fake"
 )
@@ -26,6 +27,12 @@ type flakyEngine struct {
 	*fake.Runtime
 	down      atomic.Bool
 	downCalls atomic.Int32
+	// downWork counts the calls made while down other than lists (the
+	// probes of whether the engine answers): the work attempted.
+	downWork atomic.Int32
+	// listsServed: lists succeed even while down, as a stopping dockerd
+	// still serves the connections it has (a probe passes, work fails).
+	listsServed atomic.Bool
 	// onStart, when set, runs before a StartContainer and may fail it.
 	mu      sync.Mutex
 	onStart func(id string) error
@@ -39,7 +46,19 @@ func (e *flakyEngine) check() error {
 	return nil
 }
 
+// work is check for a call that is not a list.
+func (e *flakyEngine) work() error {
+	err := e.check()
+	if err != nil {
+		e.downWork.Add(1)
+	}
+	return err
+}
+
 func (e *flakyEngine) ListContainers(ctx context.Context, m map[string]string) ([]runtime.Container, error) {
+	if e.listsServed.Load() {
+		return e.Runtime.ListContainers(ctx, m)
+	}
 	if err := e.check(); err != nil {
 		return nil, err
 	}
@@ -47,21 +66,21 @@ func (e *flakyEngine) ListContainers(ctx context.Context, m map[string]string) (
 }
 
 func (e *flakyEngine) InspectContainer(ctx context.Context, id string) (runtime.Container, error) {
-	if err := e.check(); err != nil {
+	if err := e.work(); err != nil {
 		return runtime.Container{}, err
 	}
 	return e.Runtime.InspectContainer(ctx, id)
 }
 
 func (e *flakyEngine) CreateContainer(ctx context.Context, s runtime.ContainerSpec) (string, error) {
-	if err := e.check(); err != nil {
+	if err := e.work(); err != nil {
 		return "", err
 	}
 	return e.Runtime.CreateContainer(ctx, s)
 }
 
 func (e *flakyEngine) StartContainer(ctx context.Context, id string) error {
-	if err := e.check(); err != nil {
+	if err := e.work(); err != nil {
 		return err
 	}
 	e.mu.Lock()
@@ -75,8 +94,22 @@ func (e *flakyEngine) StartContainer(ctx context.Context, id string) error {
 	return e.Runtime.StartContainer(ctx, id)
 }
 
+func (e *flakyEngine) StopContainer(ctx context.Context, id string, grace time.Duration) error {
+	if err := e.work(); err != nil {
+		return err
+	}
+	return e.Runtime.StopContainer(ctx, id, grace)
+}
+
+func (e *flakyEngine) RemoveContainer(ctx context.Context, id string) error {
+	if err := e.work(); err != nil {
+		return err
+	}
+	return e.Runtime.RemoveContainer(ctx, id)
+}
+
 func (e *flakyEngine) InspectImage(ctx context.Context, ref string) (runtime.Image, error) {
-	if err := e.check(); err != nil {
+	if err := e.work(); err != nil {
 		return runtime.Image{}, err
 	}
 	return e.Runtime.InspectImage(ctx, ref)
@@ -261,6 +294,181 @@ func TestNetworkSetUpBesideTheFirstContainer(t *testing.T) {
 		}
 		if c, _ := latestOf(t, rt, pod, "app"); attemptOf(&c) != 0 {
 			t.Errorf("the container runs as attempt %d, want 0: the one created beside the failed set-up never ran", attemptOf(&c))
+		}
+	})
+}
+
+// runPods starts a runner over e with n one-container pods and waits until
+// they run; allRunning tells whether they all run.
+func runPods(t *testing.T, e *flakyEngine, n int) (allRunning func() bool) {
+	t.Helper()
+	h := startRunner(t, e.Runtime, Config{Runtime: e})
+	var pods []*v1.Pod
+	for i := range n {
+		pods = append(pods, loadPod(t, podYAML(fmt.Sprintf("p%d", i), "", "app")))
+	}
+	h.send(pods...)
+	allRunning = func() bool {
+		for _, p := range pods {
+			if !running(t, e.Runtime, p, "app") {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, "the pods to run", allRunning)
+	return allRunning
+}
+
+// shutDownEngine stops the engine as dockerd begins its shutdown: its API
+// refuses new calls at once, while the event stream it already serves stays
+// open and reports every container dying (sandboxes first), for as long as
+// the stop takes.
+func (e *flakyEngine) shutDownEngine(t *testing.T) {
+	t.Helper()
+	e.down.Store(true)
+	list, _ := e.Runtime.ListContainers(context.Background(), nil)
+	for _, sandboxes := range []bool{true, false} {
+		for _, c := range list {
+			if c.State == runtime.StateRunning && isSandbox(&c) == sandboxes {
+				if err := e.Runtime.Exit(c.ID, 137); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// TestEngineRefusingCallsIsOneState: a worker that finds the engine gone
+// puts the whole runner in the engine-down state even while the engine's
+// event stream still reports (dockerd closes its API before it has stopped
+// its containers): after the first failed steps no work is attempted until
+// the engine answers, and then every pod runs again at once rather than
+// after its retry backoff.
+func TestEngineRefusingCallsIsOneState(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		e := &flakyEngine{Runtime: newFakeRuntime()}
+		allRunning := runPods(t, e, 5)
+		e.shutDownEngine(t)
+		// The first steps that meet the refusing engine fail; then nothing.
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		first := e.downWork.Load()
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		if n := e.downWork.Load() - first; n != 0 {
+			t.Errorf("%d calls of work in 30 s while the engine refused every call (after %d in the first 5 s), want none until it answers", n, first)
+		}
+		t.Logf("%d calls of work, %d calls in all while down", e.downWork.Load(), e.downCalls.Load())
+		e.down.Store(false)
+		// The stream never broke: the runner learns that the engine is back
+		// from its own probe, within its reconnect period.
+		deadline := time.Now().Add(reconnectMax + 2*time.Second)
+		waitFor(t, "every pod running again", allRunning)
+		if time.Now().After(deadline) {
+			t.Errorf("the pods ran again %v after the engine answered, want within the reconnect period", time.Since(deadline.Add(-reconnectMax-2*time.Second)))
+		}
+	})
+}
+
+// TestEngineServingOldConnectionsBacksOff: a stopping dockerd refuses new
+// connections but serves the ones it has, so the runner's probe passes while
+// its work fails. The runner then checks again less and less often rather
+// than sending every pod at the engine every 2 s.
+func TestEngineServingOldConnectionsBacksOff(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		e := &flakyEngine{Runtime: newFakeRuntime()}
+		allRunning := runPods(t, e, 5)
+		e.listsServed.Store(true)
+		e.shutDownEngine(t)
+		time.Sleep(62 * time.Second)
+		synctest.Wait()
+		// The first round, then checks at 2, 6, 14, 30 and 60 s, each
+		// followed by a round of one failed step per pod, of one or two
+		// calls (with a check every 2 s it would be 30 rounds).
+		if n, most := e.downWork.Load(), int32(6*2*5); n > most {
+			t.Errorf("%d calls of work in 60 s while the engine served only old connections, want at most %d (a round per check, checks backing off)", n, most)
+		}
+		t.Logf("%d calls of work in 60 s", e.downWork.Load())
+		e.down.Store(false)
+		e.listsServed.Store(false)
+		e.Runtime.CloseEvents(fmt.Errorf("engine restarted: %w", runtime.ErrUnavailable))
+		waitFor(t, "every pod running again", allRunning)
+	})
+}
+
+// TestEngineGoneIsNoStartFailure: a container whose image check or creation
+// fails because the engine stopped answering has no start failure (no
+// ErrImagePull, no start backoff): it starts as soon as the engine answers.
+func TestEngineGoneIsNoStartFailure(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		e := &flakyEngine{Runtime: newFakeRuntime()}
+		h := startRunner(t, e.Runtime, Config{Runtime: e, Backoff: restart.DefaultPolicy})
+		pod := loadPod(t, podYAML("p", "", "app"))
+		// The sandbox starts; the engine goes away before the app's image
+		// is checked.
+		e.mu.Lock()
+		e.onStart = func(string) error {
+			e.down.Store(true)
+			return nil
+		}
+		e.mu.Unlock()
+		h.send(pod)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if st := h.status(pod); st != nil {
+			for _, cs := range st.Status.ContainerStatuses {
+				if w := cs.State.Waiting; w != nil && w.Reason != reasonContainerCreating {
+					t.Errorf("while the engine is gone the app waits with %s, want %s", w.Reason, reasonContainerCreating)
+				}
+			}
+		}
+		e.mu.Lock()
+		e.onStart = nil
+		e.mu.Unlock()
+		e.down.Store(false)
+		up := time.Now()
+		waitFor(t, "the pod running", func() bool { return running(t, e.Runtime, pod, "app") })
+		if took := time.Since(up); took > reconnectMax+time.Second {
+			t.Errorf("the pod ran %v after the engine answered, want at once (no start backoff)", took)
+		}
+	})
+}
+
+// TestEngineRestartsDoNotBackOff: containers that died with their sandbox
+// because the engine stopped did not crash: after each engine restart they
+// run again at once, also after the second one within the crash-loop
+// backoff's reset time (with the default 10 s backoff they would wait 10 s,
+// then 20 s, ...).
+func TestEngineRestartsDoNotBackOff(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		e := &flakyEngine{Runtime: newFakeRuntime()}
+		h := startRunner(t, e.Runtime, Config{Runtime: e, Backoff: restart.DefaultPolicy})
+		var pods []*v1.Pod
+		for i := range 3 {
+			pods = append(pods, loadPod(t, podYAML(fmt.Sprintf("p%d", i), "", "app")))
+		}
+		h.send(pods...)
+		allRunning := func() bool {
+			for _, p := range pods {
+				if !running(t, e.Runtime, p, "app") {
+					return false
+				}
+			}
+			return true
+		}
+		waitFor(t, "the pods to run", allRunning)
+		for i := range 3 {
+			time.Sleep(30 * time.Second)
+			e.stopEngine(t)
+			time.Sleep(5 * time.Second)
+			e.down.Store(false)
+			up := time.Now()
+			waitFor(t, "every pod running again", allRunning)
+			// The reconnect's period, and a moment for the work.
+			if took := time.Since(up); took > reconnectMax+time.Second {
+				t.Errorf("engine restart %d: the pods ran again %v after the engine answered, want at once (no crash-loop backoff)", i+1, took)
+			}
 		}
 	})
 }

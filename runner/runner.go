@@ -99,6 +99,9 @@ type Runner struct {
 	inSync chan struct{}
 	// nodeErr is the last failure of the network's node check (watcher).
 	nodeErr string
+	// engineSuspect: a worker found the engine gone; the watcher checks
+	// (see engineLost).
+	engineSuspect chan struct{}
 }
 
 // InSync is closed once the loop, after its start, has planned every pod
@@ -160,7 +163,8 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{cfg: cfg, log: cfg.Logger, status: newStatusStore(), oomFloor: oomScoreFloor(),
-		inbox: make(chan input, inboxSize), inSync: make(chan struct{}), volumes: vols}
+		inbox: make(chan input, inboxSize), inSync: make(chan struct{}), volumes: vols,
+		engineSuspect: make(chan struct{}, 1)}
 	r.handlers = probe.NewHandlers(probe.HandlersConfig{Runtime: cfg.Runtime})
 	r.probes = probe.New(probe.Config{Prober: r.handlers, Logger: cfg.Logger, Report: func(ctx context.Context, ev probe.Event) {
 		r.submit(ctx, probeInput{ev})

@@ -21,8 +21,9 @@ import (
 // creates the pod's first container meanwhile and starts it only once the
 // setup is done (the kubelet's rule: a container starts after its sandbox's
 // network is ready). A sandbox that fails to start, or whose setup fails,
-// is taken down again (its hooks' stop phase, then removal). It returns the
-// sandbox as it is now. Called by a worker.
+// is taken down again (its hooks' stop phase, then removal); when that
+// happens before the setup began, sb holds only the ID of that sandbox. It
+// returns the sandbox as it is now. Called by a worker.
 func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Pod, attempt int, hash string) (sb seen, setup *sandboxSetup, err error) {
 	if err := r.ensurePauseImage(ctx, log); err != nil {
 		return sb, nil, err
@@ -41,6 +42,8 @@ func (r *Runner) createSandbox(ctx context.Context, log *slog.Logger, pod *v1.Po
 	defer func() {
 		if err != nil {
 			r.rollbackSandbox(ctx, run, id)
+			// Only its ID: the engine's events of it are this step's echoes.
+			sb = seen{c: runtime.Container{ID: id}}
 		}
 	}()
 	cctx, cancel = r.call(ctx)

@@ -102,6 +102,44 @@ func (e engineState) apply(l *loop) {
 	for uid, st := range l.pods {
 		st.retryAt, st.failures = time.Time{}, 0
 		l.dirty[uid] = true
+		if !l.sandboxRuns(uid) {
+			// Its containers died with their sandbox as the engine stopped:
+			// no crash of theirs, so no crash-loop backoff (an engine
+			// restarted twice within the backoff's reset would else keep
+			// every pod down 10 s, then 20 s, ...).
+			clear(st.backoff)
+			clear(st.startBackoff)
+			clear(st.notBefore)
+		}
+	}
+}
+
+// sandboxRuns reports whether pod uid has a running sandbox in the observed
+// state. Called on the loop goroutine.
+func (l *loop) sandboxRuns(uid types.UID) bool {
+	for _, c := range l.observed.byPod[uid] {
+		if isSandbox(c) && c.State == runtime.StateRunning {
+			return true
+		}
+	}
+	return false
+}
+
+// engineLost is the engine-down state entered from a worker's report: a
+// step failed because the engine did not answer. The watcher may not know
+// yet (dockerd closes its API before it has stopped its containers, while
+// its event stream still reports their deaths), so the loop stops starting
+// workers at once and asks the watcher to check (Runner.engineSuspect): the
+// watcher then reconnects as after a broken stream, and says when the
+// engine answers again, with a fresh list. Called on the loop goroutine.
+func (l *loop) engineLost(err error) {
+	if l.engineDown {
+		return
+	}
+	engineState{down: true, err: err}.apply(l)
+	select {
+	case l.r.engineSuspect <- struct{}{}:
+	default: // the watcher has not taken the last one yet
 	}
 }
 
@@ -255,8 +293,10 @@ func (r *Runner) watch(ctx context.Context, cache *inspectCache, stream *eventSt
 		return
 	}
 	oom := map[string]bool{}
+	check := &suspicion{}
+	defer check.disarm()
 	for {
-		r.follow(ctx, cache, stream, relist.C, oom)
+		r.follow(ctx, cache, stream, relist.C, oom, check)
 		stream.close()
 		if ctx.Err() != nil {
 			return
@@ -265,12 +305,57 @@ func (r *Runner) watch(ctx context.Context, cache *inspectCache, stream *eventSt
 		if stream, ok = r.reconnect(ctx, cache); !ok {
 			return
 		}
+		// A fresh stream: the engine came back for real.
+		check.disarm()
+		check.wait = 0
+	}
+}
+
+// suspicion is the watcher's check of a worker's report that the engine
+// does not answer (engineLost) while the event stream goes on. A call that
+// then succeeds is weak evidence: dockerd closes its listener first and
+// serves the connections it has until it exits, so the check waits
+// reconnectMax before its call and doubles the wait (to suspectMax) each
+// time the engine passed the check but workers found it gone again. Owned
+// by the watcher.
+type suspicion struct {
+	wait  time.Duration // before the next check; 0: reconnectMax
+	timer *time.Timer   // armed while a check is due
+}
+
+// suspectMax bounds the wait of a suspicion's check.
+const suspectMax = 30 * time.Second
+
+// arm schedules a check unless one is due.
+func (s *suspicion) arm() {
+	if s.timer != nil {
+		return
+	}
+	if s.wait == 0 {
+		s.wait = reconnectMax
+	}
+	s.timer = time.NewTimer(s.wait)
+	s.wait = min(s.wait*2, suspectMax)
+}
+
+// due fires when the check is due; nil (never) when none is armed.
+func (s *suspicion) due() <-chan time.Time {
+	if s.timer == nil {
+		return nil
+	}
+	return s.timer.C
+}
+
+func (s *suspicion) disarm() {
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
 	}
 }
 
 // follow submits what the events of stream and the relists tell until the
 // stream ends, a relist fails, or ctx ends. Called by watch.
-func (r *Runner) follow(ctx context.Context, cache *inspectCache, stream *eventStream, relist <-chan time.Time, oom map[string]bool) {
+func (r *Runner) follow(ctx context.Context, cache *inspectCache, stream *eventStream, relist <-chan time.Time, oom map[string]bool, check *suspicion) {
 	for {
 		select {
 		case ev, ok := <-stream.events:
@@ -295,6 +380,18 @@ func (r *Runner) follow(ctx context.Context, cache *inspectCache, stream *eventS
 				r.log.Warn("engine event stream ended; reconnecting", "error", err)
 			}
 			return
+		case <-r.engineSuspect:
+			check.arm()
+		case <-check.due():
+			// A worker found the engine gone (engineLost): reconnect unless
+			// it answers.
+			check.timer = nil
+			if err := r.answers(ctx); err != nil {
+				return
+			}
+			if !r.submit(ctx, engineState{down: false}) {
+				return
+			}
 		case <-relist:
 			r.ensureNode(ctx)
 			u, _, err := r.listAll(ctx, cache, false)
@@ -325,10 +422,7 @@ func (r *Runner) reconnect(ctx context.Context, cache *inspectCache) (*eventStre
 		}
 		// One cheap call tells whether the engine answers; only then
 		// subscribe and take the full list (no event falls between them).
-		cctx, cancel := r.call(ctx)
-		_, err := r.cfg.Runtime.ListContainers(cctx, r.instanceMatch())
-		cancel()
-		if err != nil {
+		if err := r.answers(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil, false
 			}
@@ -343,7 +437,9 @@ func (r *Runner) reconnect(ctx context.Context, cache *inspectCache) (*eventStre
 		stream := r.openEvents(ctx)
 		u, _, err := r.listAll(ctx, cache, false)
 		if err == nil {
-			if !r.submit(ctx, u) || (down && !r.submit(ctx, engineState{down: false})) {
+			// Up also when this reconnect saw no failure: the loop may be
+			// down from a worker's report (engineLost).
+			if !r.submit(ctx, u) || !r.submit(ctx, engineState{down: false}) {
 				stream.close()
 				return nil, false
 			}
@@ -360,6 +456,15 @@ func (r *Runner) reconnect(ctx context.Context, cache *inspectCache) (*eventStre
 			}
 		}
 	}
+}
+
+// answers is one cheap call (a list of this instance's containers) that
+// tells whether the engine answers.
+func (r *Runner) answers(ctx context.Context) error {
+	cctx, cancel := r.call(ctx)
+	defer cancel()
+	_, err := r.cfg.Runtime.ListContainers(cctx, r.instanceMatch())
+	return err
 }
 
 // fillDetails inspects the containers adopted from the list alone and

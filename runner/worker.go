@@ -131,6 +131,12 @@ func (res workResult) apply(l *loop) {
 		log = l.r.podLogger(pod)
 	}
 	switch {
+	case errors.Is(res.err, runtime.ErrUnavailable):
+		// The engine is gone: one line for every pod (engineLost), no event
+		// per pod, and the pod is planned again when the engine answers.
+		st.syncErr = syncError{reason: res.errReason, message: res.err.Error()}
+		log.Debug(res.errReason, "reason", res.errReason, "error", res.err)
+		l.engineLost(res.err)
 	case res.err != nil && !errors.Is(res.err, context.Canceled):
 		// Retry after a pause that grows with each failure rather than
 		// spinning on the echoes of the failed step; what changed meanwhile
@@ -214,6 +220,9 @@ func (r *Runner) work(ctx context.Context, o workOrder) {
 	setupFailed := func(err error) {
 		res.err, res.errReason = err, reasonFailedCreateSandbox
 		removed(setup.sandboxID)
+		// Made and removed again: the engine's events of it are echoes of
+		// this step, not news (see noteNews).
+		res.acted[setup.sandboxID] = true
 	}
 actions:
 	for _, a := range o.actions {
@@ -259,6 +268,11 @@ actions:
 			sb, setup, err = r.createSandbox(ctx, log, o.pod, a.attempt, o.hashes[sandboxHashKey])
 			if err != nil {
 				res.errReason = reasonFailedCreateSandbox
+				if sb.c.ID != "" {
+					// Made and removed again: the engine's events of it
+					// are echoes of this step, not news (see noteNews).
+					res.acted[sb.c.ID] = true
+				}
 			} else {
 				sandboxID = sb.c.ID
 				res.containers = append(res.containers, sb)

@@ -65,6 +65,9 @@ type options struct {
 	apiWindow   time.Duration
 	skipAPI     bool
 	apiOnly     bool
+	// skipEngine skips the engine restart phase; engineOnly runs only it.
+	skipEngine bool
+	engineOnly bool
 }
 
 func main() {
@@ -92,6 +95,8 @@ func run() int {
 	flag.DurationVar(&o.apiWindow, "api-window", time.Minute, "the API phase's CPU windows (idle, then scraped)")
 	flag.BoolVar(&o.skipAPI, "skip-api", false, "skip the read-only API's phase")
 	flag.BoolVar(&o.apiOnly, "api-only", false, "only run the read-only API's phase and print its table (no BENCHMARKS.md)")
+	flag.BoolVar(&o.skipEngine, "skip-engine-restart", false, "skip the engine restart phase (a private dockerd stopped and started under 5 and 20 pods)")
+	flag.BoolVar(&o.engineOnly, "engine-only", false, "run only the engine restart phase (no BENCHMARKS.md)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -109,7 +114,7 @@ func run() int {
 	var rows []row
 	var failed error
 	res := &results{}
-	if !o.skipDocker {
+	if !o.skipDocker && !o.engineOnly {
 		if err := runDocker(ctx, o, res, &m); err != nil {
 			failed = fmt.Errorf("docker phases: %w", err)
 			fmt.Fprintln(os.Stderr, "bench:", failed)
@@ -126,7 +131,14 @@ func run() int {
 			rows = append(rows, apiRows(api)...)
 		}
 	}
-	if !o.skipGo && ctx.Err() == nil {
+	if !o.skipDocker && !o.skipEngine && ctx.Err() == nil {
+		if err := runEngineRestart(ctx, o, &res.engine); err != nil {
+			failed = errors.Join(failed, fmt.Errorf("engine restart phase: %w", err))
+			fmt.Fprintln(os.Stderr, "bench: engine restart phase:", err)
+		}
+		rows = append(rows, engineRows(&res.engine)...)
+	}
+	if !o.skipGo && !o.engineOnly && ctx.Err() == nil {
 		out, err := goBenchOutput(ctx, o)
 		if err != nil {
 			failed = errors.Join(failed, err)
@@ -141,7 +153,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench: failed; BENCHMARKS.md not written")
 		return 1
 	}
-	if o.out != "" && !o.skipDocker && !o.skipGo && !o.probesOnly && !o.skipProbes && !o.networkOnly {
+	if o.out != "" && !o.skipDocker && !o.skipGo && !o.probesOnly && !o.skipProbes && !o.networkOnly && !o.skipEngine && !o.engineOnly {
 		if err := writeMarkdown(o.out, m, tbl); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			return 1

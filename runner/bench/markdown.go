@@ -20,6 +20,7 @@ func writeMarkdown(path string, m machine, tbl string) error {
 	b.WriteString(tbl)
 	b.WriteString(method)
 	b.WriteString(probeMethod)
+	b.WriteString(engineMethod)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 

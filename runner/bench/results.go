@@ -55,6 +55,9 @@ type results struct {
 	// Garbage collection (phase_gc.go).
 	gc gcResults
 
+	// Engine restart (phase_engine.go).
+	engine engineResults
+
 	// Teardown.
 	teardown   time.Duration // 30 manifests deleted to the last container destroyed
 	teardownN  int           // containers destroyed

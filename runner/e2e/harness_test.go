@@ -75,6 +75,8 @@ type harness struct {
 	cidr   string
 	// ipamDir is where runner keeps its network state.
 	netDir string
+	// endpoint is the engine's address ("": the machine's own).
+	endpoint string
 }
 
 // proc is a running runner process.
@@ -105,9 +107,16 @@ func (w procWriter) Write(b []byte) (int, error) { return w.p.write(b) }
 
 func newHarness(t *testing.T, flags ...string) *harness {
 	t.Helper()
+	return newHarnessOn(t, "", flags...)
+}
+
+// newHarnessOn is newHarness on the engine at endpoint (a private dockerd
+// the test started); "" is the machine's own engine.
+func newHarnessOn(t *testing.T, endpoint string, flags ...string) *harness {
+	t.Helper()
 	testenv.Integration(t, "Docker, root and the CNI plugins")
 	testenv.Root(t)
-	rt, err := docker.New(docker.Config{})
+	rt, err := docker.New(docker.Config{Endpoint: endpoint})
 	if err != nil {
 		t.Fatalf("docker client: %v", err)
 	}
@@ -126,6 +135,7 @@ func newHarness(t *testing.T, flags ...string) *harness {
 		instance:   "e2e-" + hex.EncodeToString(b),
 		rt:         rt,
 		extraFlags: flags,
+		endpoint:   endpoint,
 		bridge:     "re" + hex.EncodeToString(b),
 		cidr:       fmt.Sprintf("10.220.%d.0/24", b[0]),
 	}
@@ -223,6 +233,9 @@ func (h *harness) args(extra ...string) []string {
 		// different tests never compete for its ports.
 		"--read-only-port", "0",
 		"--healthz-port", "0",
+	}
+	if h.endpoint != "" {
+		a = append(a, "--docker-endpoint", h.endpoint)
 	}
 	a = append(a, h.extraFlags...)
 	return append(a, extra...)
