@@ -79,11 +79,13 @@ bench: setup build
 # SIGKILLs of runner under manifest and URL churn, 5 restarts of a private
 # dockerd under 20 pods (3 with live-restore), the malformed-manifest corpus,
 # a full --root-dir, 1,000 pod create/delete cycles, writes outside
-# --root-dir; the invariants after each. `make test` runs a short variant of
-# each. RUNNER_TORTURE_SEED=<n> repeats a run's random choices.
+# --root-dir; the invariants after each; then the manifest parser fuzzed for
+# 10 minutes. `make test` runs a short variant of each. RUNNER_TORTURE_SEED=<n>
+# repeats a run's random choices.
 torture: setup
 	RUNNER_TORTURE=full flock /tmp/docker-e2e.lock $(GO) test -count=1 -p 1 -timeout 45m -v \
 		-run 'Torture|EngineRestart|InvariantChecker' ./runner/e2e
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 10m ./manifest
 
 vet:
 	$(GO) vet ./...
