@@ -44,6 +44,7 @@ type bound struct {
 
 	mu     sync.Mutex
 	nextIP netip.Addr
+	free   []netip.Addr         // addresses of torn-down pods, used again first
 	pods   map[string]*boundPod // live pods by name, for cleanup
 }
 
@@ -72,6 +73,11 @@ func newBound(rt *docker.Runtime, plugin *cni.Plugin, cidr netip.Prefix, labels 
 func (b *bound) allocate() (netip.Addr, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if n := len(b.free); n > 0 {
+		ip := b.free[n-1]
+		b.free = b.free[:n-1]
+		return ip, nil
+	}
 	ip := b.nextIP
 	if !b.cidr.Contains(ip) {
 		return netip.Addr{}, fmt.Errorf("bound CIDR %s exhausted", b.cidr)
@@ -91,13 +97,26 @@ func (b *bound) podLabels(pod, container string) map[string]string {
 // startPod runs one pod and times each step. The pod is kept for teardown
 // or cleanup even when a step fails.
 func (b *bound) startPod(ctx context.Context, name, script string) (*boundPod, error) {
+	return b.startPodOn(ctx, name, script, false)
+}
+
+// startPodOn is startPod, on the host network when hostNetwork is set: the
+// pause container shares the host's network namespace (Docker makes none),
+// and there is no address and no CNI ADD.
+func (b *bound) startPodOn(ctx context.Context, name, script string, hostNetwork bool) (*boundPod, error) {
 	p := &boundPod{name: name}
 	b.mu.Lock()
 	b.pods[name] = p
 	b.mu.Unlock()
-	ip, err := b.allocate()
-	if err != nil {
-		return p, err
+	var ip netip.Addr
+	var err error
+	netMode := "host"
+	if !hostNetwork {
+		netMode = "none"
+		if ip, err = b.allocate(); err != nil {
+			return p, err
+		}
+		p.ip = ip
 	}
 	step := func(d *time.Duration, f func() error) error {
 		t := time.Now()
@@ -109,7 +128,7 @@ func (b *bound) startPod(ctx context.Context, name, script string) (*boundPod, e
 	err = step(&p.createSB, func() (err error) {
 		p.sandbox, err = b.rt.CreateContainer(ctx, runtime.ContainerSpec{
 			Name: "bench_POD_" + name, Image: b.pauseImage, Labels: b.podLabels(name, sandboxName),
-			NetworkMode: "none", IPCMode: "shareable", Hostname: name, StopSignal: "SIGTERM",
+			NetworkMode: netMode, IPCMode: "shareable", Hostname: name, StopSignal: "SIGTERM",
 		})
 		return err
 	})
@@ -117,7 +136,7 @@ func (b *bound) startPod(ctx context.Context, name, script string) (*boundPod, e
 		err = step(&p.startSB, func() error { return b.rt.StartContainer(ctx, p.sandbox) })
 	}
 	var pid int
-	if err == nil {
+	if err == nil && !hostNetwork {
 		err = step(&p.inspectSB, func() error {
 			c, err := b.rt.InspectContainer(ctx, p.sandbox)
 			pid = c.Pid
@@ -127,12 +146,11 @@ func (b *bound) startPod(ctx context.Context, name, script string) (*boundPod, e
 			return err
 		})
 	}
-	if err == nil {
+	if err == nil && !hostNetwork {
 		p.netns = "/proc/" + strconv.Itoa(pid) + "/ns/net"
 		err = step(&p.cniAdd, func() error {
 			p.attached = true // a failed ADD rolls itself back; DEL again is harmless
-			res, err := b.plugin.Attach(ctx, cni.AttachRequest{ID: p.sandbox, NetNS: p.netns, IfName: "eth0", IP: ip})
-			p.ip = res.IP
+			_, err := b.plugin.Attach(ctx, cni.AttachRequest{ID: p.sandbox, NetNS: p.netns, IfName: "eth0", IP: ip})
 			return err
 		})
 	}
@@ -154,7 +172,6 @@ func (b *bound) startPod(ctx context.Context, name, script string) (*boundPod, e
 	if err != nil {
 		return p, fmt.Errorf("bound pod %s: %w", name, err)
 	}
-	p.ip = ip
 	return p, nil
 }
 
@@ -235,6 +252,9 @@ func (b *bound) stopPod(ctx context.Context, p *boundPod) error {
 	}
 	b.mu.Lock()
 	delete(b.pods, p.name)
+	if p.ip.IsValid() {
+		b.free = append(b.free, p.ip)
+	}
 	b.mu.Unlock()
 	return nil
 }

@@ -291,7 +291,7 @@ func runDocker(ctx context.Context, o options, res *results, m *machine) (retErr
 		if err := measureBreakdown(ctx, hex.EncodeToString(id), res); err != nil {
 			return err
 		}
-		if err := measureNetworkBatches(ctx, w, res); err != nil {
+		if err := measureNetworkBatches(ctx, w, b, res); err != nil {
 			return err
 		}
 	}

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/docker/api/types/events"
+
 	"github.com/runner-dev/runner/net/cni"
 	"github.com/runner-dev/runner/net/podnet"
 )
@@ -47,6 +49,7 @@ type netResults struct {
 	delPlugins      map[string]durations // per plugin type, DEL
 	delIpt          []int
 	batches         []batchResult
+	boundBatches    []batchResult // the bound's 10-pod batches, host network and not
 	breakdownOK     bool
 	batchesMeasured bool
 }
@@ -258,7 +261,7 @@ func hostNetworkManifest(name, script string) string {
 // measureNetworkBatches starts a runner and, in turn, brings batches of 10
 // and 30 pods up on the host network and with pod IPs, removing each batch
 // before the next: the 10-pod pair twice, the 30-pod pair once.
-func measureNetworkBatches(ctx context.Context, w *world, res *results) error {
+func measureNetworkBatches(ctx context.Context, w *world, b *bound, res *results) error {
 	if err := w.startRunner(); err != nil {
 		return err
 	}
@@ -273,18 +276,18 @@ func measureNetworkBatches(ctx context.Context, w *world, res *results) error {
 		plan = append(plan, batchResult{n: 10, hostNetwork: true}, batchResult{n: 10})
 	}
 	plan = append(plan, batchResult{n: 30, hostNetwork: true}, batchResult{n: 30})
-	for round, b := range plan {
+	for round, batch := range plan {
 		what := "pod network"
-		if b.hostNetwork {
+		if batch.hostNetwork {
 			what = "host network"
 		}
-		logf("network: %d pods on the %s written at once", b.n, what)
-		names := make([]string, b.n)
+		logf("network: %d pods on the %s written at once", batch.n, what)
+		names := make([]string, batch.n)
 		var first time.Time
 		for i := range names {
 			names[i] = fmt.Sprintf("nb%d-%02d", round, i)
 			manifest := podManifest(names[i], quietScript)
-			if b.hostNetwork {
+			if batch.hostNetwork {
 				manifest = hostNetworkManifest(names[i], quietScript)
 			}
 			t, err := w.writeManifest(names[i], manifest)
@@ -297,7 +300,7 @@ func measureNetworkBatches(ctx context.Context, w *world, res *results) error {
 		}
 		var last time.Time
 		var tls []timeline
-		err := w.rec.wait(ctx, 180*time.Second, fmt.Sprintf("%d pods running", b.n), func(evs []event) bool {
+		err := w.rec.wait(ctx, 180*time.Second, fmt.Sprintf("%d pods running", batch.n), func(evs []event) bool {
 			last, tls = time.Time{}, tls[:0]
 			for _, name := range names {
 				tl, ok := timelineOf(evs, podName(name))
@@ -314,15 +317,19 @@ func measureNetworkBatches(ctx context.Context, w *world, res *results) error {
 		if err != nil {
 			return err
 		}
-		b.took = last.Sub(first)
-		b.steps = map[string]durations{}
+		if b.pauseImage == "" {
+			sb, _ := find(w.rec.snapshot(), podName(names[0]), sandboxName, "0", events.ActionCreate)
+			b.pauseImage = sb.attrs["image"]
+		}
+		batch.took = last.Sub(first)
+		batch.steps = map[string]durations{}
 		for _, tl := range tls {
 			for i, d := range []time.Duration{tl.sbCreate.Sub(first), tl.sbStart.Sub(tl.sbCreate), tl.appCreate.Sub(tl.sbStart), tl.appStart.Sub(tl.appCreate)} {
-				b.steps[batchSteps[i]] = append(b.steps[batchSteps[i]], d)
+				batch.steps[batchSteps[i]] = append(batch.steps[batchSteps[i]], d)
 			}
 		}
 		if round >= 2 {
-			res.net.batches = append(res.net.batches, b)
+			res.net.batches = append(res.net.batches, batch)
 		}
 		for _, name := range names {
 			if err := w.removePod(name); err != nil {
@@ -335,7 +342,56 @@ func measureNetworkBatches(ctx context.Context, w *world, res *results) error {
 		time.Sleep(time.Second)
 	}
 	res.net.batchesMeasured = true
-	return w.proc.stop(30 * time.Second)
+	if err := w.proc.stop(30 * time.Second); err != nil {
+		return err
+	}
+	return measureBoundNetworkBatches(ctx, b, res)
+}
+
+// measureBoundNetworkBatches is Docker's own share of the pod network's
+// cost: the bound (a bare client) starts 10 pods at once on the host
+// network and with a network namespace of their own and a CNI ADD, in
+// turn, a warm-up pair and then three pairs, tearing each batch down before
+// the next. Runner cannot be cheaper than this ratio.
+func measureBoundNetworkBatches(ctx context.Context, b *bound, res *results) error {
+	if b.pauseImage == "" {
+		return errors.New("the pause image of runner's sandboxes is not known")
+	}
+	for round := range 8 {
+		host := round%2 == 0
+		names := make([]string, 10)
+		for i := range names {
+			names[i] = fmt.Sprintf("bn%d-%02d", round, i)
+		}
+		var mu sync.Mutex
+		var pods []*boundPod
+		took, err := parallel(ctx, names, len(names), func(ctx context.Context, name string) error {
+			p, err := b.startPodOn(ctx, name, quietScript, host)
+			mu.Lock()
+			pods = append(pods, p)
+			mu.Unlock()
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		logf("network: bound, 10 pods at once (host network %v): %s", host, ms(took))
+		if round >= 2 {
+			res.net.boundBatches = append(res.net.boundBatches, batchResult{n: len(names), hostNetwork: host, took: took})
+		}
+		if _, err := parallel(ctx, names, len(names), func(ctx context.Context, name string) error {
+			for _, p := range pods {
+				if p.name == name {
+					return b.stopPod(ctx, p)
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+	return nil
 }
 
 // writeManifest writes a manifest atomically, as writePod does.
@@ -406,6 +462,20 @@ func networkRows(r *results) []row {
 					add(row{measure: fmt.Sprintf("  ↳ %s, median over the pods", step), runner: ms(ps.median()), bound: ms(hs.median()), ratio: dratio(ps.median(), hs.median())})
 				}
 			}
+		}
+	}
+	if len(n.boundBatches) > 0 {
+		var host, pod durations
+		for _, b := range n.boundBatches {
+			if b.hostNetwork {
+				host = append(host, b.took)
+			} else {
+				pod = append(pod, b.took)
+			}
+		}
+		if len(host) > 0 && len(pod) > 0 {
+			add(row{measure: fmt.Sprintf("**Network** Docker's floor: the bound (a bare client) starts 10 pods at once with a network namespace and CNI ADD vs on the host network (bound column), in turn (median of %d)", len(pod)),
+				runner: joinMs(pod), bound: joinMs(host), ratio: dratio(pod.median(), host.median())})
 		}
 	}
 	return rows
