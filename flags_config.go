@@ -11,13 +11,16 @@ import (
 	"github.com/runner-dev/runner/internal/kubeletconfig"
 )
 
-// configFlags are --config and --max-pods; newApp adds them (deployFlags).
+// configFlags are --config, --max-pods and --pod-pids-limit; newApp adds
+// them (deployFlags).
 func configFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Category: "Runner", EnvVars: []string{"RUNNER_CONFIG"},
 			Usage: "a KubeletConfiguration file (kubelet.config.k8s.io/v1beta1, e.g. kubeadm's /var/lib/kubelet/config.yaml): each field runner implements sets its flag, flags given on the command line or in RUNNER_* win; fields runner does not implement are named in one warning"},
 		&cli.IntFlag{Name: "max-pods", Category: "Runner", EnvVars: []string{"RUNNER_MAX_PODS"}, Value: 110,
 			Usage: "the most pods runner runs; past it a pod is refused with a status that says so"},
+		&cli.Int64Flag{Name: "pod-pids-limit", Category: "Runner", EnvVars: []string{"RUNNER_POD_PIDS_LIMIT"}, Value: -1,
+			Usage: "the most processes a pod's container may run (the kubelet's podPidsLimit, which limits the pod's cgroup: under Docker each container gets the limit); -1: no limit. It applies to containers created after it is set: a running one keeps its limit"},
 	}
 }
 

@@ -78,6 +78,7 @@ func TestConfigFileDrivesFlags(t *testing.T) {
 		{"containerLogMaxSize: 20Mi", "container-log-max-size", "20Mi"},
 		{"containerLogMaxFiles: 3", "container-log-max-files", "3"},
 		{"maxPods: 30", "max-pods", "30"},
+		{"podPidsLimit: 1024", "pod-pids-limit", "1024"},
 		{"runOnce: true", "runonce", "true"},
 		{"crashLoopBackOff: {maxContainerRestartPeriod: 1m}", "restart-backoff-max", "1m0s"},
 		{"syncFrequency: 0s", "sync-frequency", "1m0s"}, // kubeadm's 0s: the default

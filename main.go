@@ -234,6 +234,7 @@ func daemon(c *cli.Context) error {
 		SyncFrequency: c.Duration("sync-frequency"),
 		MaxParallel:   c.Int("max-parallel-pods"),
 		MaxPods:       c.Int("max-pods"),
+		PodPidsLimit:  c.Int64("pod-pids-limit"),
 		Backoff: restart.Policy{
 			Initial: c.Duration("restart-backoff-initial"),
 			Max:     c.Duration("restart-backoff-max"),

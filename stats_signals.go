@@ -53,11 +53,7 @@ func (s cadvisorSignals) Signals(ctx context.Context) (eviction.Snapshot, error)
 	if p == nil {
 		return snap, err
 	}
-	sum, serr := p.Summary(ctx, s.nodeName, nil)
-	if serr != nil {
-		return snap, err
-	}
-	n := sum.Node
+	n := p.NodeSummary(s.nodeName).Node
 	if m := n.Memory; m != nil && m.AvailableBytes != nil && m.WorkingSetBytes != nil {
 		snap.Values[eviction.SignalMemoryAvailable] = eviction.Observation{
 			Available: int64(*m.AvailableBytes), Capacity: int64(*m.AvailableBytes + *m.WorkingSetBytes)}

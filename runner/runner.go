@@ -40,6 +40,11 @@ type Config struct {
 	// main passes 110 by default); zero: no bound. A pod past it waits
 	// (Pending, OutOfpods) until a place is free.
 	MaxPods int
+	// PodPidsLimit is the most processes each container of a pod may run
+	// (--pod-pids-limit, the kubelet's podPidsLimit); zero or less: no
+	// limit. The kubelet limits the pod's cgroup; runner's pods have none
+	// of their own under Docker, so each container gets the limit.
+	PodPidsLimit int64
 	// Backoff is the crash-loop backoff (default restart.DefaultPolicy).
 	Backoff restart.Policy
 	// LogMaxSize and LogMaxFiles rotate containers' json-file logs.

@@ -78,6 +78,9 @@ func (r *Runner) containerSpec(pod *v1.Pod, c *v1.Container, a action, sandboxID
 	}
 	s.Resources = containerResources(pod, c, r.volumes.Node().MemoryBytes)
 	s.Resources.OOMScoreAdj = max(s.Resources.OOMScoreAdj, r.oomFloor)
+	if r.cfg.PodPidsLimit > 0 {
+		s.Resources.PidsLimit = r.cfg.PodPidsLimit
+	}
 	return s, nil
 }
 

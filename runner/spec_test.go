@@ -349,3 +349,21 @@ func TestContainerHashes(t *testing.T) {
 		t.Error("hash is not stable")
 	}
 }
+
+// TestSpecPodPidsLimit: --pod-pids-limit reaches every container of the pod
+// as its pids limit; without it the engine's default (none) stays.
+func TestSpecPodPidsLimit(t *testing.T) {
+	pod := loadPod(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  initContainers:\n  - name: init\n    image: "+testImage+"\n  containers:\n  - name: app\n    image: "+testImage+"\n")
+	if got := specOf(t, specRunner(t), pod, "app").Resources.PidsLimit; got != 0 {
+		t.Errorf("no --pod-pids-limit: pids limit %d, want none (0)", got)
+	}
+	r, err := New(Config{Runtime: fake.New(), RootDir: t.TempDir(), InstanceID: "inst", PodPidsLimit: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"init", "app"} {
+		if got := specOf(t, r, pod, name).Resources.PidsLimit; got != 64 {
+			t.Errorf("%s: pids limit %d, want 64", name, got)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +118,58 @@ syncFrequency: 0s
 	if !strings.Contains(p.Output(), `fields=clusterDNS,clusterDomain,containerLogMaxFiles`) {
 		t.Errorf("the log does not say which fields were taken:\n%s", p.Output())
 	}
+}
+
+// TestPodPidsLimit: --pod-pids-limit reaches the kernel: the pids cgroup of
+// the pod's container allows that many processes, and of the 30 sleeps the
+// container tries to fork, no more than that run.
+func TestPodPidsLimit(t *testing.T) {
+	h := newHarness(t, "--pod-pids-limit", "10")
+	h.writeManifest("a.yaml", pod("a", "Always", `for i in $(seq 1 30); do sleep 600 & done 2>/dev/null; exec sleep 600`))
+	p := h.start()
+	defer p.stop(t)
+	testenv.Eventually(t, 60*time.Second, "pod a running", func() bool { return h.running("a", "main") })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := h.rt.InspectContainer(ctx, h.podContainers("a")["main"][0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := pidsCgroup(t, c.Pid)
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if got := read("pids.max"); got != "10" {
+		t.Errorf("pids.max of the container = %s, want 10", got)
+	}
+	// The loop has run into the limit once every fork it could make is made.
+	testenv.Eventually(t, 30*time.Second, "the container's processes to reach its limit", func() bool { return read("pids.current") == "10" })
+}
+
+// pidsCgroup is the directory of the pids cgroup of process pid (cgroup v1's
+// pids hierarchy, or the unified one of v2).
+func pidsCgroup(t *testing.T, pid int) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cgroup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if slices.Contains(strings.Split(parts[1], ","), "pids") {
+			return filepath.Join("/sys/fs/cgroup/pids", parts[2])
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			return filepath.Join("/sys/fs/cgroup", parts[2])
+		}
+	}
+	t.Fatalf("no pids cgroup in /proc/%d/cgroup:\n%s", pid, data)
+	return ""
 }

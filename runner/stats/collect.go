@@ -3,6 +3,7 @@ package stats
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
@@ -19,8 +20,36 @@ import (
 // named nodeName, and for pods (with their status): the root cgroup from
 // cadvisor's manager, runner's running containers sampled now (see
 // sampler). A figure that cannot be had is left out. Called by the API's
-// handler and by eviction, on their own goroutines.
+// handler, on its own goroutine.
 func (p *Provider) Summary(ctx context.Context, nodeName string, pods []*v1.Pod) (*statsapi.Summary, error) {
+	s := p.nodeSample(nodeName)
+	out, err := p.sampler.sample(ctx, s.imageFs)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(out, s.containers)
+	s.containers = out
+	if imgs, err := p.cfg.Engine.ListImages(ctx); err == nil {
+		var n uint64
+		for _, img := range imgs {
+			n += uint64(max(img.Size, 0))
+		}
+		s.imagesBytes = &n
+	}
+	return buildSummary(s, pods), nil
+}
+
+// NodeSummary is Summary of the node alone: its memory (the root cgroup),
+// file systems and processes, without runner's containers or the images'
+// sizes, so that it costs the engine nothing. What eviction reads every
+// monitoring interval; safe from any goroutine.
+func (p *Provider) NodeSummary(nodeName string) *statsapi.Summary {
+	return buildSummary(p.nodeSample(nodeName), nil)
+}
+
+// nodeSample is a sample of the node's own figures: machine, file
+// systems, the root cgroup's last two samples and the process limits.
+func (p *Provider) nodeSample(nodeName string) sample {
 	s := sample{nodeName: nodeName, instance: p.cfg.InstanceID}
 	var err error
 	if s.machine, err = p.manager.GetMachineInfo(); err != nil {
@@ -37,18 +66,9 @@ func (p *Provider) Summary(ctx context.Context, nodeName string, pods []*v1.Pod)
 	} else {
 		p.log.Debug("imagefs unavailable", "error", err)
 	}
-	if s.containers, err = p.containers(ctx, 2, s.imageFs); err != nil {
-		return nil, err
-	}
-	if imgs, err := p.cfg.Engine.ListImages(ctx); err == nil {
-		var n uint64
-		for _, img := range imgs {
-			n += uint64(max(img.Size, 0))
-		}
-		s.imagesBytes = &n
-	}
+	s.containers = p.root(2)
 	s.rlimit = Rlimit(time.Now())
-	return buildSummary(s, pods), nil
+	return s
 }
 
 // containers are the root cgroup's last count samples and runner's
@@ -58,6 +78,14 @@ func (p *Provider) containers(ctx context.Context, count int, imageFs *cadvisor.
 	if err != nil {
 		return nil, err
 	}
+	maps.Copy(out, p.root(count))
+	return out, nil
+}
+
+// root is the root cgroup's last count samples, as "/" (empty when
+// cadvisor has none).
+func (p *Provider) root(count int) map[string]*cadvisor.ContainerInfo {
+	out := map[string]*cadvisor.ContainerInfo{}
 	root, err := p.manager.GetRequestedContainersInfo("/", cadvisor.RequestOptions{IdType: cadvisor.TypeName, Count: count})
 	if err != nil {
 		p.log.Debug("root cgroup stats unavailable", "error", err)
@@ -65,7 +93,7 @@ func (p *Provider) containers(ctx context.Context, count int, imageFs *cadvisor.
 	if r := root["/"]; r != nil {
 		out["/"] = r
 	}
-	return out, nil
+	return out
 }
 
 // NodeFs is the file system of --root-dir (the kubelet's nodefs). Safe from

@@ -9,9 +9,11 @@
 // machine, its file systems and its root cgroup only (sampled every 10 s,
 // two minutes kept). runner's containers are read with cadvisor's
 // libcontainer handler over each one's own cgroup, found from its main
-// process, when a reader asks (the API, eviction): nothing is read between
-// askings, and the engine is asked once per asking for the list of runner's
-// containers and once per new container for its process. Each container's
+// process, when a reader asks (the API): nothing is read between askings,
+// and the engine is asked once per asking for the list of runner's
+// containers and once per new container for its process. Eviction's signals
+// every 10 s read the node alone (NodeSummary), which asks the engine
+// nothing; its pod usage comes from the cgroup files when it evicts. Each container's
 // last two samples are kept, for cpu rates. Writable layers and log
 // directories are walked once a minute, for the containers asked about.
 //

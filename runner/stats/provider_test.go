@@ -2,10 +2,12 @@ package stats
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/runner-dev/runner/internal/testenv"
+	"github.com/runner-dev/runner/runner/runtime"
 	"github.com/runner-dev/runner/runner/runtime/docker"
 )
 
@@ -25,7 +27,8 @@ func TestProviderOnThisMachine(t *testing.T) {
 	_, err = rt.Version(ctx)
 	testenv.Need(t, "the Docker engine", err)
 
-	p, err := New(ctx, Config{RootDir: t.TempDir(), Engine: rt, InstanceID: "none", Housekeeping: time.Second})
+	engine := &countingEngine{Engine: rt}
+	p, err := New(ctx, Config{RootDir: t.TempDir(), Engine: engine, InstanceID: "none", Housekeeping: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,4 +70,37 @@ func TestProviderOnThisMachine(t *testing.T) {
 	if n.Rlimit == nil || n.Rlimit.MaxPID == nil || *n.Rlimit.NumOfRunningProcesses == 0 {
 		t.Errorf("rlimit: %+v", n.Rlimit)
 	}
+
+	// What eviction reads every interval: the same node figures, and not
+	// one request to the engine.
+	before := engine.calls.Load()
+	node := p.NodeSummary("node").Node
+	if calls := engine.calls.Load() - before; calls != 0 {
+		t.Errorf("NodeSummary made %d engine requests, want none", calls)
+	}
+	if node.Memory == nil || node.Memory.AvailableBytes == nil || node.Fs == nil || node.Fs.AvailableBytes == nil ||
+		node.Runtime == nil || node.Runtime.ImageFs == nil || node.Runtime.ImageFs.AvailableBytes == nil || node.Rlimit == nil {
+		t.Errorf("node summary lacks what eviction reads: memory %+v fs %+v runtime %+v rlimit %+v", node.Memory, node.Fs, node.Runtime, node.Rlimit)
+	}
+}
+
+// countingEngine counts the requests made through it.
+type countingEngine struct {
+	Engine
+	calls atomic.Int32
+}
+
+func (e *countingEngine) ListContainers(ctx context.Context, match map[string]string) ([]runtime.Container, error) {
+	e.calls.Add(1)
+	return e.Engine.ListContainers(ctx, match)
+}
+
+func (e *countingEngine) InspectContainer(ctx context.Context, id string) (runtime.Container, error) {
+	e.calls.Add(1)
+	return e.Engine.InspectContainer(ctx, id)
+}
+
+func (e *countingEngine) ListImages(ctx context.Context) ([]runtime.Image, error) {
+	e.calls.Add(1)
+	return e.Engine.ListImages(ctx)
 }
