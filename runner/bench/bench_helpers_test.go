@@ -78,13 +78,13 @@ func TestQuantile(t *testing.T) {
 func TestClassifyAndSummary(t *testing.T) {
 	reqs := []request{
 		{key: "GET /containers/json"}, {key: "GET /containers/{id}/json"}, {key: "GET /containers/{id}/json"},
-		{key: "GET /events"}, {key: "POST /containers/create"},
+		{key: "GET /events"}, {key: "POST /containers/create"}, {key: "GET /images/json"},
 	}
 	lists, inspects, other := classify(reqs)
-	if lists != 1 || inspects != 2 || other != 1 {
-		t.Errorf("classify = %d lists, %d inspects, %d other; want 1, 2, 1", lists, inspects, other)
+	if lists != 2 || inspects != 2 || other != 1 {
+		t.Errorf("classify = %d lists, %d inspects, %d other; want 2, 2, 1", lists, inspects, other)
 	}
-	want := "GET /containers/{id}/json ×2, GET /containers/json ×1, GET /events ×1, POST /containers/create ×1"
+	want := "GET /containers/{id}/json ×2, GET /containers/json ×1, GET /events ×1, POST /containers/create ×1, GET /images/json ×1"
 	if got := requestSummary(reqs); got != want {
 		t.Errorf("requestSummary = %q, want %q", got, want)
 	}

@@ -100,7 +100,7 @@ func dockerRows(r *results) []row {
 			runner: fmt.Sprintf("%.2f %%", r.steadyCPU), target: "≤ 1 %", met: yesNo(r.steadyCPU <= 1)})
 		add(row{measure: "**Steady** runner RSS (VmRSS at the end; peak VmHWM over its life)",
 			runner: fmt.Sprintf("%.1f MiB (peak %.1f MiB)", float64(r.steadyRSS)/1024, float64(r.steadyHWM)/1024), target: "≤ 40 MiB", met: yesNo(r.steadyRSS <= 40*1024)})
-		add(row{measure: fmt.Sprintf("**Steady** Docker API requests per minute (in the window: %d container lists, %d inspects, %d other)", lists, inspects, other),
+		add(row{measure: fmt.Sprintf("**Steady** Docker API requests per minute (in the window: %d lists of containers or images, %d inspects, %d other)", lists, inspects, other),
 			runner: fmt.Sprintf("%.1f /min", perMin), target: "no per-pod polling", met: yesNo(!polling)})
 		add(row{measure: "  ↳ requests by kind", runner: dash(requestSummary(r.steadyReqs))})
 		add(row{measure: "  ↳ Docker events of runner's containers in the window", runner: fmt.Sprint(r.steadyEvents), target: "0", met: yesNo(r.steadyEvents == 0)})
@@ -139,12 +139,14 @@ func medianInt(v []int) int {
 	return s[(len(s)-1)/2]
 }
 
-// classify counts container lists, container inspects and everything else
-// but the event stream.
+// classify counts lists (of containers or images), container inspects and
+// everything else but the event stream.
 func classify(reqs []request) (lists, inspects, other int) {
 	for _, r := range reqs {
 		switch r.key {
-		case "GET /containers/json":
+		case "GET /containers/json", "GET /images/json":
+			// The node's lists (the relist, garbage collection): their
+			// number does not grow with the pods.
 			lists++
 		case "GET /containers/{id}/json":
 			inspects++
