@@ -43,7 +43,13 @@ func (d *Daemon) Close() error {
 	}
 	errs = append(errs, killLeftovers(d.dir), unmountBelow(d.dir), d.deleteBridge())
 	if err := os.RemoveAll(d.dir); err != nil {
-		errs = append(errs, err)
+		// A container's root file system that Docker could not remove
+		// ("device or resource busy") can still be mounted: once more,
+		// now that nothing of the daemon runs.
+		time.Sleep(time.Second)
+		if err := errors.Join(unmountBelow(d.dir), os.RemoveAll(d.dir)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close private dockerd %s: %w", d.dir, err)
