@@ -217,6 +217,9 @@ func (r *Runner) work(ctx context.Context, o workOrder) {
 	// setup: the completion of a sandbox this worker created (network, DNS
 	// files), running while it creates the first container.
 	var setup *sandboxSetup
+	// unremoved: removals of dead containers that failed; reported once
+	// everything else was done, so that the pod is planned again.
+	var unremoved error
 	setupFailed := func(err error) {
 		res.err, res.errReason = err, reasonFailedCreateSandbox
 		removed(setup.sandboxID)
@@ -262,6 +265,14 @@ actions:
 			err = r.removeContainer(ctx, log, findContainer(o.observed, a.id), o.pod)
 			if err == nil {
 				removed(a.id)
+			} else if !errors.Is(err, runtime.ErrUnavailable) {
+				// A dead container the engine will not remove (Docker:
+				// "failed to remove root filesystem: device or resource
+				// busy", for minutes) keeps no pod from running: the
+				// rest goes on, and the pod's retry removes it later.
+				log.Warn("a dead container cannot be removed yet; the pod goes on without waiting", "id", shortID(a.id), "reason", a.reason, "error", err)
+				unremoved = errors.Join(unremoved, err)
+				err = nil
 			}
 		case actCreateSandbox:
 			var sb seen
@@ -337,6 +348,9 @@ actions:
 		if _, err := setup.wait(); err != nil {
 			setupFailed(err)
 		}
+	}
+	if unremoved != nil && res.err == nil {
+		res.err, res.errReason = unremoved, reasonFailedSync
 	}
 	// Report the containers stopped as they are now, so the loop does not
 	// plan on stale state while the engine's events are on their way.
