@@ -166,8 +166,15 @@ func (p *runnerProc) stop(timeout time.Duration) error {
 	case <-p.done:
 		return nil
 	case <-time.After(timeout):
+		// SIGQUIT first: Go writes every goroutine's stack to runner's log,
+		// which says what it was waiting for.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(2 * time.Second):
+		}
 		p.kill()
-		return fmt.Errorf("runner did not stop within %v of SIGTERM; killed", timeout)
+		return fmt.Errorf("runner did not stop within %v of SIGTERM; its goroutines were dumped to its log (SIGQUIT), then it was killed", timeout)
 	}
 }
 

@@ -1,6 +1,11 @@
 package docker
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +122,55 @@ func TestLogsOptions(t *testing.T) {
 	}
 	if o := logsOptions(runtime.LogOptions{}); o.Tail != "0" {
 		t.Errorf("tail 0 = %q, want \"0\"", o.Tail)
+	}
+}
+
+// TestExecGivenUpReturnsWithinTheKillBudget: an exec whose caller gave up
+// and which the engine never starts (no pid, no exit code, as a loaded
+// engine answers for a while) is waited for at most execKillBudget, not a
+// whole CallTimeout: runner's shutdown waits for its probes' execs.
+func TestExecGivenUpReturnsWithinTheKillBudget(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Api-Version", "1.41")
+		switch {
+		case strings.HasSuffix(req.URL.Path, "/_ping"):
+			_, _ = w.Write([]byte("OK"))
+		case strings.HasSuffix(req.URL.Path, "/exec"):
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"Id":"e1"}`))
+		case strings.HasSuffix(req.URL.Path, "/exec/e1/start"):
+			// The stream opens and stays silent until the client closes it.
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			_, _ = buf.WriteString("HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+			_ = buf.Flush()
+			_, _ = io.Copy(io.Discard, conn)
+		case strings.HasSuffix(req.URL.Path, "/exec/e1/json"):
+			_, _ = w.Write([]byte(`{"ID":"e1","Running":false,"Pid":0,"ExitCode":0,"ContainerID":"c1"}`))
+		default:
+			http.NotFound(w, req)
+		}
+	}))
+	defer srv.Close()
+	rt, err := New(Config{Endpoint: "tcp://" + strings.TrimPrefix(srv.URL, "http://"), CallTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = rt.Exec(ctx, "c1", []string{"true"})
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "did not start or end") {
+		t.Errorf("Exec = %v, want the kill's error (it did not start or end)", err)
+	}
+	if took > execKillBudget+5*time.Second {
+		t.Errorf("Exec returned %v after its caller gave up; the kill may take %v", took, execKillBudget)
 	}
 }

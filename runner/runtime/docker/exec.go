@@ -128,14 +128,22 @@ func (r *Runtime) execInspect(ctx context.Context, execID string) (container.Exe
 	return r.client.ContainerExecInspect(ctx, execID)
 }
 
+// execKillBudget bounds killExec (and CallTimeout, when shorter). A caller
+// that gave up is often runner shutting down, which waits for its probe
+// workers: a loaded engine that is slow to start or reap an exec must not
+// hold that up for a whole CallTimeout (it did for over 30 s with 50 exec
+// probes a second on two cores).
+const execKillBudget = 5 * time.Second
+
 // killExec kills the process group of an exec whose caller gave up, and
-// waits until the engine reports the exec ended, all within one
-// CallTimeout. ctx carries no deadline of its own (the caller's has passed).
+// waits until the engine reports the exec ended, all within execKillBudget.
+// ctx carries no deadline of its own (the caller's has passed).
 //
 // An exec the engine has not started yet (no pid, no exit code) is waited
-// for, since it would start unseen; one that ended is left alone.
+// for, since it would start unseen; one that ended is left alone. Past the
+// budget the error says which of the two it was.
 func (r *Runtime) killExec(ctx context.Context, execID string) error {
-	ctx, cancel := r.call(ctx)
+	ctx, cancel := context.WithTimeout(ctx, min(r.callTimeout, execKillBudget))
 	defer cancel()
 	killed := false
 	for {
