@@ -11,6 +11,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/runner-dev/runner/internal/testenv"
+	"github.com/runner-dev/runner/internal/testenv/dockertest"
 	"github.com/runner-dev/runner/runner/runtime"
 	"github.com/runner-dev/runner/runner/runtime/docker"
 	"github.com/runner-dev/runner/runner/runtime/runtimetest"
@@ -61,14 +62,7 @@ func (l *engineLoop) memoryPressure() bool {
 // pod is evicted, never the critical one; once the node has been out of
 // pressure for the transition period, the evicted pod may run again.
 func TestEngineMemoryEviction(t *testing.T) {
-	testenv.Integration(t, "the Docker engine")
-	rt, err := docker.New(docker.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	_, err = rt.Version(t.Context())
-	testenv.Need(t, "the Docker engine", err)
+	rt := dockertest.Engine(t)
 	runID := runtimetest.NewRunID()
 	instance := "evtest-" + runID
 

@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/runner-dev/runner/internal/testenv"
+	"github.com/runner-dev/runner/internal/testenv/dockertest"
 	"github.com/runner-dev/runner/runner/runtime"
-	"github.com/runner-dev/runner/runner/runtime/docker"
 	"github.com/runner-dev/runner/runner/runtime/runtimetest"
 )
 
@@ -150,14 +150,7 @@ func TestHostSignalsReal(t *testing.T) {
 // TestHostPodUsageEngine: a running container of a pod that allocates
 // memory shows its working set and processes.
 func TestHostPodUsageEngine(t *testing.T) {
-	testenv.Integration(t, "the Docker engine")
-	rt, err := docker.New(docker.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	_, err = rt.Version(t.Context())
-	testenv.Need(t, "the Docker engine", err)
+	rt := dockertest.Engine(t)
 	runID := runtimetest.NewRunID()
 	labels := map[string]string{runtimetest.RunLabel: runID, LabelInstance: "evtest-" + runID, LabelPodUID: "uid-" + runID}
 	// 32 MiB held in a tmpfs-free way: a shell variable of that size.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/runner-dev/runner/internal/testenv"
+	"github.com/runner-dev/runner/internal/testenv/dockertest"
 	"github.com/runner-dev/runner/runner/runtime"
 	"github.com/runner-dev/runner/runner/runtime/docker"
 	"github.com/runner-dev/runner/runner/runtime/runtimetest"
@@ -39,14 +40,7 @@ type engineRun struct {
 
 func newEngineRun(t *testing.T) *engineRun {
 	t.Helper()
-	testenv.Integration(t, "the Docker engine")
-	rt, err := docker.New(docker.Config{})
-	if err != nil {
-		t.Fatalf("docker.New: %v", err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	_, err = rt.Version(t.Context())
-	testenv.Need(t, "the Docker engine", err)
+	rt := dockertest.Engine(t)
 	e := &engineRun{t: t, rt: rt, runID: runtimetest.NewRunID()}
 	e.instance = "gctest-" + e.runID
 	t.Cleanup(e.removeContainers)

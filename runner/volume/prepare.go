@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/runner-dev/runner/manifest"
 )
 
 // Directory names of the volume kinds under <pod>/volumes.
@@ -211,23 +213,13 @@ func checkHostPath(path string, t *v1.HostPathType) error {
 	return nil
 }
 
-// describeMode names a file's type for error messages.
+// describeMode names a file's type for error messages (manifest.NotRegular
+// for all but a regular file).
 func describeMode(mode os.FileMode) string {
-	switch {
-	case mode.IsDir():
-		return "a directory"
-	case mode.IsRegular():
+	if mode.IsRegular() {
 		return "a regular file"
-	case mode&os.ModeSocket != 0:
-		return "a socket"
-	case mode&os.ModeCharDevice != 0:
-		return "a character device"
-	case mode&os.ModeDevice != 0:
-		return "a block device"
-	case mode&os.ModeNamedPipe != 0:
-		return "a named pipe"
 	}
-	return mode.Type().String()
+	return manifest.NotRegular(mode)
 }
 
 func podKey(pod *v1.Pod) string { return pod.Namespace + "/" + pod.Name }
